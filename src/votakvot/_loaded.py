@@ -1,0 +1,237 @@
+"""`votakvot.Trial`: one trial folder read back, lazily, each file at most once."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import IO, Any
+
+from . import _layout, _yaml
+from ._storage import Store
+from .errors import TrialFailedError, TrialLoadError
+
+LIVE_STATUSES = ("running", "resumed")
+# A live trial whose newest sign of life is older than this (or 4 heartbeats) is `crashed`.
+STALE_AFTER_S = 60.0
+
+
+class AttrDict(dict):  # type: ignore[type-arg]
+    """A dict whose keys also read as attributes, nested dicts included: `trial.meta.git.commit`."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            value = self[key]
+        except KeyError:
+            raise AttributeError(f"no field {key!r}; fields here: {sorted(map(str, self))}") from None
+        return AttrDict(value) if type(value) is dict else value
+
+    def __getitem__(self, key: Any) -> Any:
+        value = dict.__getitem__(self, key)
+        return AttrDict(value) if type(value) is dict else value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+
+class Trial:
+    """A tracked trial read from its folder: `data` is the whole `votakvot.yaml`.
+
+        trial = votakvot.load_trials(root)[tid]
+        trial.params, trial.meta.git.commit, trial.metrics()
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        folder: str,
+        tid: str,
+        *,
+        document: bytes | None = None,
+        trusted: bool = False,
+    ) -> None:
+        self.store = store
+        self.folder = folder
+        self.tid = tid
+        self.path = store.url(folder)
+        self.trusted = trusted
+        self._raw = document
+        self._data: AttrDict | None = None
+        self._files: list[str] | None = None
+        self._heartbeat: float | None = None
+        self._read_cache: dict[str, bytes] = {}
+
+    def __repr__(self) -> str:
+        return f"<votakvot.Trial {self.tid!r} {self.status}>"
+
+    def _file(self, name: str) -> str:
+        return self.store.join(self.folder, *name.split("/"))
+
+    @property
+    def data(self) -> AttrDict:
+        """The whole `votakvot.yaml` document, with attribute access on nested dicts."""
+        if self._data is None:
+            raw = self._raw if self._raw is not None else self.store.read_bytes(self._file(_layout.DOCUMENT))
+            self._raw = None
+            try:
+                doc = _yaml.loads(raw, trusted=self.trusted)
+            except Exception as e:
+                raise TrialLoadError(f"{self.path}: votakvot.yaml is not valid YAML ({e})") from e
+            if not isinstance(doc, dict) or "status" not in doc:
+                raise TrialLoadError(f"{self.path}: votakvot.yaml is not a votakvot trial document (no 'status')")
+            self._data = AttrDict(doc)
+        return self._data
+
+    def _section(self, key: str) -> AttrDict:
+        value = dict.get(self.data, key)
+        return AttrDict(value) if isinstance(value, dict) else AttrDict()
+
+    @property
+    def uid(self) -> str | None:
+        return dict.get(self.data, "uid")
+
+    @property
+    def params(self) -> AttrDict:
+        return self._section("params")
+
+    @property
+    def info(self) -> AttrDict:
+        return self._section("info")
+
+    @property
+    def meta(self) -> AttrDict:
+        return self._section("meta")
+
+    @property
+    def at(self) -> AttrDict:
+        return self._section("at")
+
+    @property
+    def error(self) -> str | None:
+        return dict.get(self.data, "error")
+
+    @property
+    def status(self) -> str:
+        """The recorded status; a live one whose heartbeat went stale reads as `crashed`."""
+        status = str(dict.get(self.data, "status"))
+        if status in LIVE_STATUSES and not self._alive():
+            return "crashed"
+        return status
+
+    def _alive(self) -> bool:
+        data = self.data
+        meta = self._section("meta")
+        process, system = meta.get("process") or {}, meta.get("system") or {}
+        pid = process.get("pid") if isinstance(process, dict) else None
+        if isinstance(pid, int) and isinstance(system, dict) and system.get("node") == _node():
+            if not _pid_alive(pid):
+                return False
+        beat = self._last_beat()
+        every = data.get("heartbeat")
+        stale = max(STALE_AFTER_S, 4 * every) if isinstance(every, (int, float)) else STALE_AFTER_S
+        return beat is None or time.time() - beat < stale
+
+    def _last_beat(self) -> float | None:
+        beats = []
+        started = self.at.get("started")
+        if hasattr(started, "timestamp"):
+            beats.append(started.timestamp())
+        if _layout.HEARTBEAT in self._listing():
+            try:
+                beats.append(float(self._read(_layout.HEARTBEAT).decode().strip()))
+            except (OSError, ValueError):
+                pass
+        return max(beats) if beats else None
+
+    @property
+    def result(self) -> Any:
+        """The trial's result; raises TrialFailedError (with the traceback text) if it failed."""
+        if dict.get(self.data, "status") == "failed":
+            raise TrialFailedError(self.tid, self.error, self.traceback_text)
+        return self.data.get("result")
+
+    @property
+    def traceback_text(self) -> str | None:
+        if _layout.TRACEBACK not in self._listing():
+            return None
+        try:
+            return self._read(_layout.TRACEBACK).decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def _listing(self) -> list[str]:
+        if self._files is None:
+            self._files = self.store.listdir(self.folder)
+        return self._files
+
+    def _read(self, name: str) -> bytes:
+        if name not in self._read_cache:
+            self._read_cache[name] = self.store.read_bytes(self._file(name))
+        return self._read_cache[name]
+
+    @property
+    def attached(self) -> list[str]:
+        """Names of the files beside `votakvot.yaml` (metrics, traceback and attachments)."""
+        return sorted(
+            n for n in self._listing() if n != _layout.DOCUMENT and not n.startswith(_layout.HIDDEN_PREFIX)
+        )
+
+    def attach(self, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+        """Opens a file of the trial folder for reading."""
+        from ._trial import check_attach_name
+
+        if any(c in mode for c in "wax+"):
+            raise ValueError(f"a loaded trial opens files for reading only, not mode {mode!r}")
+        return self.store.open(self._file(check_attach_name(name)), mode, **kwargs)
+
+    def metrics(self, series: str | None = None) -> Any:
+        """Returns the trial's metric rows as one DataFrame (see `votakvot.metrics.load_csv_metrics`)."""
+        from .metrics import load_csv_metrics
+
+        return load_csv_metrics(self, series=series)
+
+    def load_snapshot(self, *, trusted: bool = False) -> Any:
+        """Returns the unpickled snapshot, or None; unpickling runs code, so it needs `trusted=True`."""
+        from . import plugins
+
+        for name in self._listing():
+            if name.startswith(_layout.SNAPSHOT_STEM + "."):
+                suffix = name[len(_layout.SNAPSHOT_STEM) :]
+                for serializer_cls in plugins.entries(plugins.SERIALIZERS).values():
+                    if getattr(serializer_cls, "suffix", None) == suffix:
+                        return serializer_cls().loads(self._read(name), trusted=trusted)
+        return None
+
+
+def read_trial(store: Store, folder: str, tid: str) -> Trial | None:
+    """Returns the trial stored in `folder`, or None if there is none (or it cannot be read)."""
+    try:
+        raw = store.read_bytes(store.join(folder, _layout.DOCUMENT))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    trial = Trial(store, folder, tid, document=raw)
+    try:
+        trial.data  # noqa: B018 - parse now, so a broken document counts as no trial
+    except TrialLoadError:
+        return None
+    return trial
+
+
+_NODE: list[str] = []
+
+
+def _node() -> str:
+    if not _NODE:
+        import platform
+
+        _NODE.append(platform.node())
+    return _NODE[0]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True

@@ -1,0 +1,165 @@
+"""Built-in git metadata: repo, branch, commit, describe, dirty and the working-tree tree-ish.
+
+Reading git state spawns processes, so it is cached under a signature made of what git itself
+looks at: HEAD, the refs, the index and the stat data of every tracked file. A trial pays for
+a few `stat` calls unless something changed. The tree-ish is written with a temporary index,
+so the user's own index is never touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import threading
+from typing import Any
+
+from .meta import once_per_collection
+
+# Keeps `git status`/`describe` from refreshing (rewriting) the user's index.
+_READ_ONLY = {"GIT_OPTIONAL_LOCKS": "0"}
+
+
+@dataclasses.dataclass(frozen=True)
+class GitState:
+    repo: str
+    branch: str | None
+    commit: str | None
+    describe: str | None
+    dirty: bool
+    treeish: str | None
+
+
+class _Repo:
+    """One working tree, with its cached state."""
+
+    def __init__(self, repo: Any) -> None:
+        self.repo = repo
+        self.root = repo.working_tree_dir
+        self.git_dir = repo.git_dir
+        self.common_dir = getattr(repo, "common_dir", repo.git_dir)
+        self.lock = threading.Lock()
+        self.files_key: tuple[Any, ...] | None = None
+        self.files: list[str] = []
+        self.state_key: tuple[Any, ...] | None = None
+        self.state: GitState | None = None
+
+    def _stat(self, path: str) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _head_key(self) -> tuple[Any, ...]:
+        head_path = os.path.join(self.git_dir, "HEAD")
+        try:
+            with open(head_path, "rb") as f:
+                head = f.read()
+        except OSError:
+            head = b""
+        ref_stat = None
+        if head.startswith(b"ref: "):
+            ref = head[5:].strip().decode("utf-8", "replace")
+            ref_stat = self._stat(os.path.join(self.common_dir, ref))
+        return (head, ref_stat, self._stat(os.path.join(self.common_dir, "packed-refs")))
+
+    def _tracked(self, index_stat: Any) -> list[str]:
+        if self.files_key != index_stat:
+            out = self.repo.git.ls_files("-z", env=_READ_ONLY)
+            self.files = [os.path.join(self.root, p) for p in out.split("\0") if p]
+            self.files_key = index_stat
+        return self.files
+
+    def signature(self) -> tuple[Any, ...]:
+        index_stat = self._stat(os.path.join(self.git_dir, "index"))
+        files = self._tracked(index_stat)
+        return (self._head_key(), index_stat, tuple(self._stat(p) for p in files))
+
+    def current(self) -> GitState:
+        with self.lock:
+            key = self.signature()
+            if key != self.state_key or self.state is None:
+                self.state = self._read()
+                self.state_key = key
+            return self.state
+
+    def _read(self) -> GitState:
+        repo = self.repo
+        try:
+            commit: str | None = repo.head.commit.hexsha
+        except ValueError:  # a repository with no commit yet
+            commit = None
+        try:
+            branch: str | None = repo.active_branch.name
+        except TypeError:  # detached HEAD
+            branch = None
+        dirty = bool(repo.git.status("--porcelain", "--untracked-files=no", env=_READ_ONLY))
+        describe = repo.git.describe("--always", "--tags", "--dirty", env=_READ_ONLY) if commit else None
+        return GitState(self.root, branch, commit, describe, dirty, self._treeish())
+
+    def _treeish(self) -> str | None:
+        index = os.path.join(self.git_dir, "index")
+        fd, tmp = tempfile.mkstemp(prefix="votakvot-index-")
+        os.close(fd)
+        try:
+            if os.path.exists(index):
+                shutil.copyfile(index, tmp)
+            else:
+                os.remove(tmp)
+            env = {**_READ_ONLY, "GIT_INDEX_FILE": tmp}
+            self.repo.git.add("-u", env=env)
+            return str(self.repo.git.write_tree(env=env))
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+_repos: dict[str, _Repo | None] = {}
+_repos_lock = threading.Lock()
+
+
+def _repo_for(cwd: str) -> _Repo | None:
+    with _repos_lock:
+        if cwd in _repos:
+            return _repos[cwd]
+    try:
+        import git
+    except ImportError:
+        found = None
+    else:
+        try:
+            found = _Repo(git.Repo(cwd, search_parent_directories=True))
+            if found.root is None:  # a bare repository has no working tree
+                found = None
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandNotFound):
+            found = None
+    with _repos_lock:
+        _repos[cwd] = found
+    return found
+
+
+@once_per_collection
+def git_state() -> GitState | None:
+    """Returns the git state of the current folder's repository, or None outside one."""
+    repo = _repo_for(os.getcwd())
+    return repo.current() if repo is not None else None
+
+
+def _field(name: str) -> Any:
+    def provider() -> Any:
+        state = git_state()
+        return getattr(state, name) if state is not None else None
+
+    provider.__name__ = provider.__qualname__ = f"git_{name}"
+    return provider
+
+
+GIT_PROVIDERS: dict[str, Any] = {f"git.{f}": _field(f) for f in ("repo", "branch", "commit", "describe", "dirty", "treeish")}
+
+
+def reset() -> None:
+    """Forgets cached repositories (for tests)."""
+    with _repos_lock:
+        _repos.clear()

@@ -1,0 +1,232 @@
+"""Finding trial folders by path or glob, and turning them into `load_trials` / `load_report`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from . import _layout, _settings
+from ._loaded import Trial
+from ._storage import FsspecStore, LocalStore, Store, open_store
+from .errors import TrialLoadError
+
+log = logging.getLogger("votakvot.report")
+
+STANDARD_COLUMNS = ("tid", "trial", "status")
+_SECTIONS = ("params", "info", "result")
+_MAX_COLUMNS_PER_TRIAL = 10_000
+_GLOB_CHARS = "*?["
+
+
+def _has_glob(path: str) -> bool:
+    return any(c in path for c in _GLOB_CHARS)
+
+
+def _glob_base(path: str) -> str:
+    """Returns the part of `path` before its first segment with a glob character."""
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        if _has_glob(part):
+            return "/".join(parts[:i])
+    return path
+
+
+def _walk_local(top: str) -> Iterator[str]:
+    """Yields every folder below `top` (itself included) that holds a votakvot.yaml."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        has_doc = False
+        for entry in entries:
+            if entry.name == _layout.DOCUMENT:
+                has_doc = True
+            elif not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+        if has_doc:
+            yield folder
+
+
+def _local_folders(pattern: str) -> list[str]:
+    import glob
+
+    if not _has_glob(pattern):
+        return sorted(_walk_local(pattern)) if os.path.isdir(pattern) else []
+    found: set[str] = set()
+    for match in glob.glob(glob.escape(_glob_base(pattern)) + pattern[len(_glob_base(pattern)) :], recursive=True):
+        if os.path.isdir(match):
+            found.update(_walk_local(match))
+        elif os.path.basename(match) == _layout.DOCUMENT:
+            found.add(os.path.dirname(match))
+    return sorted(found)
+
+
+def _remote_folders(store: FsspecStore, pattern: str) -> list[str]:
+    fs = store.fs
+    suffix = "/" + _layout.DOCUMENT
+    if _has_glob(pattern):
+        matches = fs.glob(pattern)
+        bases = [m for m in matches if not m.endswith(suffix)]
+        docs = {m[: -len(suffix)] for m in matches if m.endswith(suffix)}
+    else:
+        bases, docs = [pattern], set()
+    for base in bases:
+        try:
+            for path in fs.find(base):
+                if path.endswith(suffix) and "/." not in path[len(base) :]:
+                    docs.add(path[: -len(suffix)])
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return sorted(docs)
+
+
+def _relative(folder: str, anchors: list[str], sep: str) -> str:
+    """Returns `folder` relative to the first anchor it is below, with '/' separators."""
+    for anchor in anchors:
+        head = anchor.rstrip(sep) + sep
+        if anchor and folder.startswith(head):
+            return folder[len(head) :].replace(sep, "/")
+    return folder
+
+
+def _find(path: str | os.PathLike[str] | None) -> tuple[Store, list[tuple[str, str]]]:
+    root_url = _settings.current().root()
+    url = os.fspath(path) if path is not None else root_url
+    store, pattern = open_store(url)
+    if isinstance(store, LocalStore):
+        folders = _local_folders(pattern)
+    else:
+        assert isinstance(store, FsspecStore)
+        folders = _remote_folders(store, pattern)
+    root_store, root = open_store(root_url)
+    anchors = [root] if store.url(root) == root_store.url(root) else []
+    anchors.append(_glob_base(pattern) or pattern)
+    return store, [(f, _relative(f, anchors, store.sep)) for f in folders]
+
+
+def load_trials(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    safe: bool = True,
+    trusted: bool = False,
+) -> dict[str, Trial]:
+    """Loads every trial below `path` (default: the root from `init`) as `{tid: votakvot.Trial}`.
+
+    `path` is a folder or fsspec URL and may hold globs (`*` within a segment, `**` across).
+    A trial folder that cannot be read is skipped with a warning (raised with `safe=False`).
+    `trusted=True` builds `!!python/...` values (which can run code from the files).
+
+        trials = votakvot.load_trials("./my-results/**/21-05-20")
+    """
+    store, found = _find(path)
+    docs = store.read_many([store.join(folder, _layout.DOCUMENT) for folder, _ in found])
+    trials: dict[str, Trial] = {}
+    for folder, tid in found:
+        raw = docs.get(store.join(folder, _layout.DOCUMENT))
+        try:
+            if isinstance(raw, Exception) or raw is None:
+                raise TrialLoadError(f"{store.url(folder)}: cannot read votakvot.yaml ({raw!r})")
+            trial = Trial(store, folder, tid, document=raw, trusted=trusted)
+            doc_tid = dict.get(trial.data, "tid")
+        except (TrialLoadError, OSError) as e:
+            if not safe:
+                raise TrialLoadError(str(e)) from e
+            warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=3)
+            continue
+        if isinstance(doc_tid, str) and store.url(folder).replace("\\", "/").endswith("/" + doc_tid):
+            trial.tid = doc_tid
+        if trial.tid in trials:
+            trial.tid = store.url(folder)
+        trials[trial.tid] = trial
+    return trials
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any], budget: list[int]) -> None:
+    if isinstance(value, dict) and (value or not prefix):
+        for key, child in value.items():
+            _flatten(child, f"{prefix}.{key}" if prefix else str(key), out, budget)
+    else:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise TrialLoadError(f"more than {_MAX_COLUMNS_PER_TRIAL} fields; not a plain trial document")
+        out[prefix] = value
+
+
+def load_report(
+    path: str | os.PathLike[str] | None = None,
+    full: bool = False,
+    *,
+    safe: bool = True,
+    trusted: bool = False,
+) -> Any:
+    """Loads trials below `path` into a DataFrame: one row per trial, RangeIndex.
+
+    Columns: `tid`, `trial` (the `votakvot.Trial`), `status`, then params, info and result as plain
+    columns (nested dicts flattened with dots, a scalar result as `result`); names that clash
+    between sections keep their section prefix. `full=True` adds every field of the document as a
+    dotted column (`meta.git.commit`, `at.duration`, ...). No trials: an empty DataFrame.
+
+        df = votakvot.load_report("./my-results")
+    """
+    import pandas as pd
+
+    trials = load_trials(path, safe=safe, trusted=trusted)
+    sections: list[dict[str, dict[str, Any]]] = []
+    extras: list[dict[str, Any]] = []
+    kept: list[Trial] = []
+    for trial in trials.values():
+        try:
+            data = trial.data
+            budget = [_MAX_COLUMNS_PER_TRIAL]
+            row_sections: dict[str, dict[str, Any]] = {}
+            for section in _SECTIONS:
+                flat: dict[str, Any] = {}
+                value = dict.get(data, section)
+                if section == "result" and not isinstance(value, dict):
+                    flat["result"] = value
+                elif section != "result" and not isinstance(value, dict):
+                    flat = {}
+                else:
+                    _flatten(value, "", flat, budget)
+                row_sections[section] = flat
+            extra: dict[str, Any] = {}
+            if full:
+                _flatten(dict(data), "", extra, budget)
+                if not isinstance(dict.get(data, "result"), dict):
+                    extra.pop("result", None)
+            status = trial.status
+        except (TrialLoadError, OSError) as e:
+            if not safe:
+                raise
+            warnings.warn(f"votakvot: skipping trial {trial.path}: {e}", stacklevel=2)
+            continue
+        row_sections["_"] = {"status": status}
+        sections.append(row_sections)
+        extras.append(extra)
+        kept.append(trial)
+    owners: dict[str, set[str]] = {name: {"standard"} for name in STANDARD_COLUMNS}
+    for row in sections:
+        for section in _SECTIONS:
+            for name in row[section]:
+                owners.setdefault(name, set()).add(section)
+    rows = []
+    for trial, row, extra in zip(kept, sections, extras):
+        out: dict[str, Any] = {"tid": trial.tid, "trial": trial, "status": row["_"]["status"]}
+        for section in _SECTIONS:
+            for name, value in row[section].items():
+                clash = len(owners[name]) > 1
+                column = name if not clash else (name if name.startswith(section + ".") or name == section else f"{section}.{name}")
+                out[column] = value
+        for name, value in extra.items():
+            out.setdefault(name, value)
+        rows.append(out)
+    if not rows:
+        return pd.DataFrame(columns=list(STANDARD_COLUMNS))
+    return pd.DataFrame(rows)

@@ -1,0 +1,103 @@
+"""Resumable tasks: `resumable_fn` objects snapshotted between steps, and `call` by explicit id."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import _layout, _settings
+from ._loaded import read_trial
+from ._storage import open_store
+from ._verbs import trial_at
+from .errors import ParamsMismatchError
+
+
+class resumable_fn:  # noqa: N801 - the seed's spelling, kept for its examples
+    """A computation split into `init(**params)` and repeated `loop()` calls, so it can resume.
+
+    `loop()` returns None to go on, anything else to finish with that result. Under
+    `votakvot.call` the object is pickled (its own `__getstate__`/`__setstate__` honoured) at most
+    every `snapshot_period` seconds between `loop()` calls; after a crash the next `call` with the
+    same id continues from the last snapshot. Outside tracking, use `MyFn.call(**params)` or
+    iterate an initialised object (`for _ in obj: ...` yields None per step; `obj.result` at end).
+    """
+
+    snapshot_period: float | datetime.timedelta = 5.0
+
+    def init(self, **params: Any) -> None:
+        """Sets the starting state from the trial's params."""
+
+    def loop(self) -> Any:
+        """Does one step; returns None to go on, or the final result."""
+        raise NotImplementedError(f"{type(self).__name__} must define loop()")
+
+    @classmethod
+    def call(cls, **params: Any) -> Any:
+        """Runs a fresh object to completion with no tracking and returns its result."""
+        obj = cls()
+        obj.init(**params)
+        for _ in obj:
+            pass
+        return obj.result
+
+    def __iter__(self) -> Iterator[None]:
+        while True:
+            result = self.loop()
+            if result is not None:
+                self.result = result
+                return
+            yield None
+
+
+def _seconds(period: float | datetime.timedelta) -> float:
+    return period.total_seconds() if isinstance(period, datetime.timedelta) else float(period)
+
+
+def call(tid: str, fn: Callable[..., Any] | type[resumable_fn], params: dict[str, Any] | None = None) -> Any:
+    """Runs `fn(**params)` as the trial with the explicit id `tid` and returns its result.
+
+    A trial already `done` at that id is not run again: its stored result is returned. A
+    `resumable_fn` subclass with a snapshot at that id resumes from it. Different params for an
+    existing id raise `ParamsMismatchError`.
+
+        votakvot.call(f"resumable_pi/n={n}", my_function, {"n": n})
+    """
+    params = dict(params or {})
+    tid = _layout.check_relative(tid, what="trial id")
+    store, root = open_store(_settings.current().root())
+    previous = read_trial(store, store.join(root, *tid.split("/")), tid)
+    if previous is not None and previous.status == "done":
+        from ._trial import _roundtrip
+
+        if previous.params != _roundtrip(params):
+            raise ParamsMismatchError(
+                f"trial {tid!r} already exists with params {previous.params!r}, not {params!r}; "
+                "use another id, or delete the folder to start over"
+            )
+        return previous.result
+    with trial_at(tid, **params) as t:
+        if isinstance(fn, type) and issubclass(fn, resumable_fn):
+            t.result = _run_resumable(t, fn, params)
+        else:
+            t.result = fn(**params)
+    return t.result
+
+
+def _run_resumable(t: Any, cls: type[resumable_fn], params: dict[str, Any]) -> Any:
+    obj = None
+    if t.previous is not None:
+        obj = t.previous.load_snapshot(trusted=True)
+    if obj is None:
+        obj = cls()
+        obj.init(**params)
+    period = _seconds(cls.snapshot_period)
+    last = time.monotonic()
+    while True:
+        result = obj.loop()
+        if result is not None:
+            return result
+        if time.monotonic() - last >= period:
+            t.snapshot(obj)
+            last = time.monotonic()

@@ -1,0 +1,68 @@
+"""Orderly ends for trials whose process is asked to stop.
+
+SIGTERM (when its handler is still the default) raises SystemExit in the main thread, so the
+`with` block of a running trial ends as `interrupted` with everything flushed. At interpreter
+exit, trials still open (e.g. in daemon threads) are finished as `interrupted`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+log = logging.getLogger("votakvot.shutdown")
+
+_live: dict[int, Any] = {}
+_installed = False
+
+
+def track(trial: Any) -> None:
+    """Remembers a live trial until `untrack`; installs the SIGTERM handler once."""
+    _live[id(trial)] = trial
+    if not _installed and trial.settings.handle_sigterm:
+        _install()
+
+
+def untrack(trial: Any) -> None:
+    _live.pop(id(trial), None)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    if not _live:  # nothing to finish: behave like the default handler
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise SystemExit(128 + signum)
+
+
+def _install() -> None:
+    global _installed
+    _installed = True
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not the main interpreter, or no signals here
+        pass
+
+
+@atexit.register
+def _finish_all() -> None:
+    for trial in list(_live.values()):
+        try:
+            trial.abandon("interrupted")
+        except Exception:
+            log.exception("could not finish trial %r at exit", getattr(trial, "tid", trial))
+
+
+def _after_fork() -> None:
+    _live.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

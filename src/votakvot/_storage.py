@@ -1,0 +1,189 @@
+"""Where trial folders live: the local disk through `os`, anything else through fsspec.
+
+A `Store` hides the difference. Local paths take a fast path (plain `os` calls, no fsspec
+import); URLs with a protocol go through fsspec. Every write a reader may see is atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import IO, Any
+
+from . import _layout
+from .errors import MissingDependencyError
+
+# Object stores write a whole object on close, so a direct write is already atomic there.
+_ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory", "oss"})
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+
+
+def is_local(url: str) -> bool:
+    """Tells whether `url` names the local disk (a plain path or file://)."""
+    return "://" not in url or url.startswith("file://")
+
+
+class Store:
+    """A filesystem with the handful of operations votakvot needs, on native path strings."""
+
+    appendable: bool = False
+    sep = "/"
+
+    def join(self, *parts: str) -> str:
+        return "/".join(p.strip("/") if i else p.rstrip("/") for i, p in enumerate(parts) if p)
+
+    def url(self, path: str) -> str:
+        """Returns the user-facing address of `path` (with protocol for remote stores)."""
+        raise NotImplementedError
+
+    def makedirs(self, path: str) -> None:
+        raise NotImplementedError
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+        raise NotImplementedError
+
+    def read_bytes(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def read_many(self, paths: list[str]) -> dict[str, bytes | Exception]:
+        """Reads many small files; remote stores fetch them concurrently."""
+        out: dict[str, bytes | Exception] = {}
+        for p in paths:
+            try:
+                out[p] = self.read_bytes(p)
+            except Exception as e:
+                out[p] = e
+        return out
+
+    def exists(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def listdir(self, path: str) -> list[str]:
+        """Returns the names of the files (not folders) directly in `path`; [] if it does not exist."""
+        raise NotImplementedError
+
+    def remove(self, path: str) -> None:
+        raise NotImplementedError
+
+
+class LocalStore(Store):
+    """The local disk, through plain `os` calls."""
+
+    appendable = True
+    sep = os.sep
+
+    def join(self, *parts: str) -> str:
+        return os.path.join(*parts)
+
+    def url(self, path: str) -> str:
+        return path
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        head, tail = os.path.split(path)
+        tmp = os.path.join(head, f"{_layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+        if any(c in mode for c in "wax"):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        return open(path, mode, **kwargs)
+
+    def read_bytes(self, path: str) -> bytes:
+        with open(path, "rb") as f:
+            return f.read()
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            with os.scandir(path) as it:
+                return [e.name for e in it if e.is_file()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def remove(self, path: str) -> None:
+        os.remove(path)
+
+
+class FsspecStore(Store):
+    """Any filesystem fsspec reaches (memory://, s3://, gs://, ssh://, ...)."""
+
+    def __init__(self, fs: Any, protocol: str) -> None:
+        self.fs = fs
+        self.protocol = protocol
+        self._atomic_put = protocol in _ATOMIC_PUT_PROTOCOLS
+
+    def url(self, path: str) -> str:
+        return self.fs.unstrip_protocol(path)
+
+    def makedirs(self, path: str) -> None:
+        self.fs.makedirs(path, exist_ok=True)
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        if self._atomic_put:
+            self.fs.pipe_file(path, data)
+            return
+        head, tail = path.rsplit("/", 1)
+        tmp = f"{head}/{_layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}"
+        self.fs.pipe_file(tmp, data)
+        self.fs.mv(tmp, path)
+
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+        if any(c in mode for c in "wax") and not self._atomic_put:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        return self.fs.open(path, mode, **kwargs)  # type: ignore[no-any-return]
+
+    def read_bytes(self, path: str) -> bytes:
+        return self.fs.cat_file(path)  # type: ignore[no-any-return]
+
+    def read_many(self, paths: list[str]) -> dict[str, bytes | Exception]:
+        if not paths:
+            return {}
+        got = self.fs.cat(paths, on_error="return")
+        if not isinstance(got, dict):  # a single path comes back bare
+            got = {paths[0]: got}
+        return {self.fs._strip_protocol(k): v for k, v in got.items()}
+
+    def exists(self, path: str) -> bool:
+        return bool(self.fs.exists(path))
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            entries = self.fs.ls(path, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"]
+
+    def remove(self, path: str) -> None:
+        self.fs.rm_file(path)
+
+
+_LOCAL = LocalStore()
+
+
+def open_store(url: str) -> tuple[Store, str]:
+    """Returns the store for `url` and the native path inside it."""
+    if is_local(url):
+        path = url[len("file://"):] if url.startswith("file://") else url
+        return _LOCAL, os.path.abspath(os.path.expanduser(path))
+    protocol = url.split("://", 1)[0]
+    try:
+        import fsspec
+    except ImportError as e:  # pragma: no cover - fsspec is a runtime dependency
+        raise MissingDependencyError("fsspec is needed for URLs; pip install fsspec") from e
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError as e:
+        extra = _EXTRAS.get(protocol)
+        hint = f"pip install 'votakvot[{extra}]'" if extra else f"install the fsspec implementation for {protocol!r}"
+        raise MissingDependencyError(f"the {protocol}:// filesystem needs an extra package: {hint} ({e})") from e
+    return FsspecStore(fs, protocol), path.rstrip("/")

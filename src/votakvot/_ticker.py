@@ -1,0 +1,78 @@
+"""One background thread that ticks every live trial: heartbeats and timed flushes.
+
+It starts with the first live trial and exits when the last one ends, so it never outlives the
+trials. After a fork the child starts with no ticker and no registered trials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("votakvot.ticker")
+
+Tick = Callable[[float], None]
+
+_lock = threading.Lock()
+_ticks: dict[int, tuple[Tick, float]] = {}
+_wake = threading.Event()
+_thread: threading.Thread | None = None
+
+
+def register(key: int, tick: Tick, period: float) -> None:
+    """Calls `tick(now)` about every `period` seconds until `unregister(key)`."""
+    global _thread
+    with _lock:
+        _ticks[key] = (tick, period)
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_run, name="votakvot-ticker", daemon=True)
+            _thread.start()
+        else:
+            _wake.set()
+
+
+def unregister(key: int) -> None:
+    with _lock:
+        _ticks.pop(key, None)
+    _wake.set()
+
+
+def _run() -> None:
+    global _thread
+    due: dict[int, float] = {}
+    while True:
+        with _lock:
+            if not _ticks:
+                _thread = None
+                return
+            ticks = dict(_ticks)
+        now = time.monotonic()
+        for key, (tick, period) in ticks.items():
+            if key not in due:
+                due[key] = now + period
+            elif now >= due[key]:
+                due[key] = now + period
+                try:
+                    tick(time.time())
+                except Exception:
+                    log.exception("a trial's periodic work failed")
+        for key in list(due):
+            if key not in ticks:
+                del due[key]
+        wait = min(due.values()) - time.monotonic() if due else 0.1
+        _wake.wait(max(0.01, min(wait, 1.0)))
+        _wake.clear()
+
+
+def _after_fork() -> None:
+    global _lock, _thread
+    _lock = threading.Lock()
+    _ticks.clear()
+    _thread = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

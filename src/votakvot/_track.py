@@ -1,0 +1,115 @@
+"""`@votakvot.track()`: every call of a function runs inside its own trial."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+from ._verbs import trial
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _trial_name(fn: Callable[..., Any]) -> str:
+    qualname = getattr(fn, "__qualname__", fn.__name__).replace(".<locals>", "")
+    return f"{fn.__module__}/{qualname}"
+
+
+def _binder(fn: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+    signature = inspect.signature(fn)
+    params = list(signature.parameters.values())
+    skip = params[0].name if params and params[0].name in ("self", "cls") else None
+    var_kw = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
+
+    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        out: dict[str, Any] = {}
+        for key, value in bound.arguments.items():
+            if key == skip:
+                continue
+            if key == var_kw:
+                out.update(value)
+            else:
+                out[key] = value
+        return out
+
+    return bind
+
+
+def _drive(ctx: contextvars.Context, gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    """Re-yields `gen`, running each of its steps inside `ctx` (where its trial is active)."""
+    method: Callable[[Any], Any] = gen.send
+    arg: Any = None
+    while True:
+        try:
+            item = ctx.run(method, arg)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            arg = yield item
+            method = gen.send
+        except GeneratorExit:
+            ctx.run(gen.close)
+            raise
+        except BaseException as e:
+            method, arg = gen.throw, e
+
+
+def track(name: str | Callable[..., Any] | None = None) -> Any:
+    """Runs every call of the decorated function as a trial named `{module}/{function}`.
+
+    Params are the bound arguments (defaults applied, **kwargs flattened); the return value is the
+    trial's result. Works for plain, `async def` and generator functions; stays picklable.
+
+        @votakvot.track()
+        def my_experiment(one, two):
+            return one + two
+    """
+    if callable(name):  # used bare: @votakvot.track
+        return track()(name)
+
+    def decorate(fn: F) -> F:
+        trial_name = name or _trial_name(fn)
+        bind = _binder(fn)
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with trial(trial_name, **bind(args, kwargs)) as t:
+                    t.result = await fn(*args, **kwargs)
+                return t.result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+                ctx = contextvars.copy_context()
+                t = trial(trial_name, **bind(args, kwargs))
+                ctx.run(t.__enter__)
+                try:
+                    result = yield from _drive(ctx, ctx.run(fn, *args, **kwargs))
+                except BaseException as e:
+                    ctx.run(t.__exit__, type(e), e, e.__traceback__)
+                    raise
+                t.result = result
+                ctx.run(t.__exit__, None, None, None)
+                return result
+
+            return generator_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with trial(trial_name, **bind(args, kwargs)) as t:
+                t.result = fn(*args, **kwargs)
+            return t.result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

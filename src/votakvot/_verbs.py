@@ -1,0 +1,96 @@
+"""The module-level verbs: open a trial, and act on the innermost live one."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import IO, Any
+
+from . import _layout
+from ._trial import LiveTrial, _active, warn_outside
+
+
+def trial(name: str, /, **params: Any) -> LiveTrial:
+    """Opens a trial in `{root}/{name}/{yy}-{mm}-{dd}/{HH}:{MM}:{SS}/{uuid4}`; use it with `with`.
+
+        with votakvot.trial("my_exp", lr=0.1) as t:
+            t.meter(loss=0.5)
+            t.result = {"acc": 0.9}
+    """
+    uid = _layout.new_uid()
+    return LiveTrial(_layout.dated_tid(name, uid), params, uid=uid, name=name)
+
+
+def trial_at(tid: str, /, **params: Any) -> LiveTrial:
+    """Opens a trial with the explicit id `tid` (folder `{root}/{tid}`); resumes one that exists.
+
+    If the folder already holds a trial, the new run continues it: same uid, its `info` kept,
+    `at.resumed` extended, status `resumed` while it runs. Different params raise
+    `ParamsMismatchError`.
+    """
+    return LiveTrial(_layout.check_relative(tid, what="trial id"), params, explicit=True)
+
+
+def inform(**values: Any) -> None:
+    """Adds information to the innermost live trial (ignored, with one warning, outside trials)."""
+    t = _active.get()
+    if t is None:
+        warn_outside("inform")
+        return
+    t.inform(**values)
+
+
+def meter(**values: Any) -> None:
+    """Appends one row of metrics to the innermost live trial (ignored outside trials).
+
+        votakvot.meter(loss=0.25, acc=0.9)
+    """
+    t = _active.get()
+    if t is None:
+        warn_outside("meter")
+        return
+    t.meter(**values)
+
+
+def attach(name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
+    """Opens a file inside the innermost live trial's folder; outside trials, a file that discards writes.
+
+        with votakvot.attach("notes.txt", "w") as f:
+            f.write("...")
+    """
+    t = _active.get()
+    if t is None:
+        warn_outside("attach")
+        null_mode = ("wb" if "b" in mode else "w") if any(c in mode for c in "wax+") else mode
+        return open(os.devnull, null_mode)
+    return t.attach(name, mode, **kwargs)
+
+
+class MetricSeries:
+    """A named metric series of the innermost live trial, with its own step counter.
+
+        evaluation = votakvot.series("eval")
+        evaluation.meter(acc=0.91)        # -> metrics.eval.csv
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = _layout.check_series(name)
+        self._steps: dict[int, itertools.count[int]] = {}
+
+    def meter(self, **values: Any) -> None:
+        """Appends one row to this series of the innermost live trial (ignored outside trials)."""
+        t = _active.get()
+        if t is None:
+            warn_outside("series().meter")
+            return
+        steps = self._steps.get(id(t))
+        if steps is None:
+            steps = self._steps[id(t)] = itertools.count()
+            if len(self._steps) > 64:  # forget finished trials
+                self._steps = {id(t): steps}
+        t.meter_series(self.name, next(steps), values)
+
+
+def series(name: str) -> MetricSeries:
+    """Returns the metric series `name` (its rows go to `metrics.{name}.csv`)."""
+    return MetricSeries(name)

@@ -1,0 +1,105 @@
+"""The built-in sink that writes `votakvot.yaml`, `traceback.txt` and the heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from typing import Any
+
+from . import _layout, _yaml
+from .events import Finished, Informed, Started
+
+log = logging.getLogger("votakvot.sinks.yaml")
+
+_PLAIN_SECTIONS = ("params", "result", "info")
+
+
+class YamlTrialSink:
+    """Keeps `votakvot.yaml` complete on disk: at start, after `inform`, and at the end.
+
+    Runs first on `Started` and last on `Finished`, so the folder exists before other sinks
+    write and the final document lands after they flushed. Every write is atomic.
+    """
+
+    order = -100
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+        self.store = trial.store
+        self.doc_path = trial.store.join(trial.folder, _layout.DOCUMENT)
+        self.dirty = False
+        self.last_beat = 0.0
+        self._meta_text: str | None = None
+        self._warned: set[str] = set()
+
+    def subscriptions(self) -> dict[type, Any]:
+        return {Started: self.started, Informed: self.informed, Finished: self.finished}
+
+    def started(self, event: Started) -> None:
+        self.store.makedirs(self.trial.folder)
+        self.write()
+        self.last_beat = time.time()
+
+    def informed(self, event: Informed) -> None:
+        self.dirty = True
+
+    def finished(self, event: Finished) -> None:
+        text = self.trial.traceback_text
+        if text:
+            self.store.write_atomic(self.store.join(self.trial.folder, _layout.TRACEBACK), text.encode())
+        self.write()
+
+    def tick(self, now: float) -> None:
+        if self.dirty:
+            self.write()
+        if now - self.last_beat >= self.trial.settings.heartbeat:
+            self.store.write_atomic(self.store.join(self.trial.folder, _layout.HEARTBEAT), f"{now:.3f}\n".encode())
+            self.last_beat = now
+
+    def write(self) -> None:
+        self.dirty = False
+        doc = self.trial.document()
+        meta = doc.pop("meta")
+        if self._meta_text is None:
+            self._meta_text = self._dump({"meta": meta})
+        self.store.write_atomic(self.doc_path, (self._dump(doc) + self._meta_text).encode())
+
+    def _dump(self, doc: dict[str, Any]) -> str:
+        try:
+            return _yaml.dumps(doc)
+        except Exception:
+            return _yaml.dumps(self._storable(doc))
+
+    def _storable(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Replaces each value that YAML cannot hold with a readable stand-in, and warns once."""
+        out = dict(doc)
+        for section, value in doc.items():
+            if section in _PLAIN_SECTIONS and isinstance(value, dict):
+                out[section] = {k: self._storable_value(f"{section}.{k}", v) for k, v in value.items()}
+            else:
+                out[section] = self._storable_value(section, value)
+        return out
+
+    def _storable_value(self, field: str, value: Any) -> Any:
+        try:
+            _yaml.dump_value(value)
+            return value
+        except Exception as e:
+            stand_in = f"<unstorable {type(value).__qualname__}: {_short_repr(value)}>"
+            if field not in self._warned:
+                self._warned.add(field)
+                warnings.warn(
+                    f"votakvot: {field} of trial {self.trial.tid!r} cannot be stored as YAML ({e!r}); "
+                    f"its repr is stored instead. Store a plain value (str, number, list, dict) to keep it.",
+                    stacklevel=2,
+                )
+            return stand_in
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = object.__repr__(value)
+    return text if len(text) <= 200 else text[:197] + "..."
