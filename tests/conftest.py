@@ -1,0 +1,63 @@
+"""Shared fixtures: a clean votakvot for every test, and trial roots on each kind of storage."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+import votakvot
+import votakvot.testing
+
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+
+@pytest.fixture(autouse=True)
+def _clean_votakvot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Resets votakvot's process-wide state and runs each test in its own empty folder."""
+    monkeypatch.delenv("VOTAKVOT_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    votakvot.testing.reset()
+    yield
+    votakvot.testing.reset()
+
+
+@pytest.fixture(params=["local", "memory"])
+def root(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh trial root, on the local disk and in fsspec's memory:// filesystem."""
+    if request.param == "local":
+        return str(tmp_path / "results")
+    url = f"memory://votakvot-tests/{uuid.uuid4().hex}"
+    yield url
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    if fs.exists(url):
+        fs.rm(url, recursive=True)
+
+
+@pytest.fixture
+def local_root(tmp_path: Path) -> str:
+    """A fresh trial root on the local disk."""
+    return str(tmp_path / "results")
+
+
+def read_yaml(url_or_path: str) -> dict:
+    """Reads a votakvot.yaml (local path or fsspec URL) with PyYAML's safe loader."""
+    import fsspec
+    import yaml
+
+    with fsspec.open(url_or_path, "rb") as f:
+        return yaml.safe_load(f.read())
+
+
+def run_python(code: str, *, cwd: str | os.PathLike[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    """Starts `python -c code` with votakvot importable, in `cwd`."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = SRC + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.update(env or {})
+    return subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=full_env, **kwargs)
