@@ -30,7 +30,8 @@ def _clean_votakvot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 def root(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh trial root, on the local disk and in fsspec's memory:// filesystem."""
     if request.param == "local":
-        return str(tmp_path / "results")
+        yield str(tmp_path / "results")
+        return
     url = f"memory://votakvot-tests/{uuid.uuid4().hex}"
     yield url
     import fsspec

@@ -1,100 +1,104 @@
 """The built-in sink that writes metric series as plain CSV files.
 
-`meter()` only appends the event to a deque (thread-safe, no lock). Rows reach the files in
-batches: when enough are pending, on every ticker beat (about once per flush interval) and at
-the end of the trial. Each series has its columns `step,time,<metric names...>`; when a row
-brings a new name, a new part file starts with the grown header, so every file stays plain CSV.
+Rows arrive in `Metered` batches (the trial buffers `meter()` calls). Each series has the
+columns `step,time,<metric names...>` (a metered `step=` or `time=` replaces the automatic one); when a row brings a new name, a new part file starts with
+the grown header, so every file stays plain CSV. Local files stay open for the trial's life and
+are flushed to the OS after every batch; object stores get one complete part per batch.
 """
 
 from __future__ import annotations
 
-import collections
 import csv
 import io
-import threading
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from . import _layout
 from .events import Finished, Metered
 
-_BATCH = 4096
 AUTO_COLUMNS = ("step", "time")
+
+Row = tuple[int, float, dict[str, Any]]
 
 
 class _Series:
     """One metric series: its current part file and header."""
 
-    __slots__ = ("columns", "file", "index", "name", "part", "writer")
+    __slots__ = ("columns", "file", "getter", "name", "part", "writer")
 
     def __init__(self, name: str, part: int) -> None:
         self.name = name
         self.part = part
         self.columns: tuple[str, ...] = ()
-        self.index: dict[str, int] = {}
+        self.getter: Callable[[dict[str, Any]], Any] | None = None
         self.file: Any = None
         self.writer: Any = None
 
+    def grow(self, names: list[str]) -> None:
+        self.columns = (*self.columns, *names)
+        self.getter = operator.itemgetter(*self.columns)
+
 
 class CsvMetricsSink:
-    """Buffers `Metered` rows and writes them to `metrics[.SERIES][.PART].csv` in batches."""
+    """Writes `Metered` batches to `metrics[.SERIES][.PART].csv` in the trial folder."""
 
     def __init__(self, trial: Any) -> None:
         self.trial = trial
         self.store = trial.store
-        self.pending: collections.deque[Metered] = collections.deque()
-        self.lock = threading.Lock()
         self.series: dict[str, _Series] = {}
         self.append = self.store.appendable
 
     def subscriptions(self) -> dict[type, Any]:
         return {Metered: self.metered, Finished: self.finished}
 
-    def metered(self, event: Metered) -> None:
-        pending = self.pending
-        pending.append(event)
-        if len(pending) >= _BATCH:
-            self.flush()
-
-    def tick(self, now: float) -> None:
-        if self.pending:
-            self.flush()
-
     def finished(self, event: Finished) -> None:
-        self.flush()
-        with self.lock:
-            for s in self.series.values():
-                if s.file is not None:
-                    s.file.close()
-                    s.file = None
+        # Sinks finish in reverse order, so samplers that meter (system metrics) stopped already;
+        # whatever they added since the trial's own last flush is written now.
+        self.trial.flush_metrics()
+        for s in self.series.values():
+            if s.file is not None:
+                s.file.close()
+                s.file = None
 
-    def flush(self) -> None:
-        """Writes every pending row; safe to call from any thread."""
-        with self.lock:
-            pending = self.pending
-            count = len(pending)
-            if not count:
-                return
-            batches: dict[str, list[tuple[Any, ...]]] = {}
-            pop = pending.popleft
-            for _ in range(count):
-                event = pop()
-                s = self.series.get(event.series)
-                if s is None:
-                    s = self.series[event.series] = _Series(event.series, self._first_part(event.series))
-                values = event.values
-                if tuple(values) != s.columns:
-                    if not s.index.keys() >= values.keys():
-                        self._write(s, batches.pop(s.name, []))
-                        self._new_part(s, values)
-                    if tuple(values) != s.columns:
-                        get = values.get
-                        batches.setdefault(s.name, []).append(
-                            (event.step, event.time, *(get(c, "") for c in s.columns))
-                        )
-                        continue
-                batches.setdefault(s.name, []).append((event.step, event.time, *values.values()))
-            for name, rows in batches.items():
-                self._write(self.series[name], rows)
+    def metered(self, event: Metered) -> None:
+        s = self.series.get(event.series)
+        if s is None:
+            s = self.series[event.series] = _Series(event.series, self._first_part(event.series))
+        rows = event.rows
+        out = self._fast_rows(s, rows)
+        if out is None:
+            out = self._slow_rows(s, rows)
+        self._write(s, out)
+
+    def _fast_rows(self, s: _Series, rows: list[Row]) -> list[tuple[Any, ...]] | None:
+        """Builds CSV rows when every row has exactly the current columns (the usual case)."""
+        getter, width = s.getter, len(s.columns)
+        if getter is None or sum(len(v) for _, _, v in rows) != width * len(rows):
+            return None
+        try:
+            if width == 1:
+                return [(step, stamp, getter(values)) for step, stamp, values in rows]
+            return [(step, stamp, *getter(values)) for step, stamp, values in rows]
+        except KeyError:
+            return None
+
+    def _slow_rows(self, s: _Series, rows: list[Row]) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for step, stamp, values in rows:
+            if "step" in values or "time" in values:  # the caller's own step or time wins
+                values = dict(values)
+                step = values.pop("step", step)
+                stamp = values.pop("time", stamp)
+            new = [k for k in values if k not in s.columns]
+            if new:
+                self._write(s, out)
+                out = []
+                self._next_part(s)
+                s.grow(new)
+            get = values.get
+            out.append((step, stamp, *(get(c, "") for c in s.columns)))
+        return out
 
     def _first_part(self, series: str) -> int:
         if not self.trial.resumed:
@@ -106,36 +110,29 @@ class CsvMetricsSink:
         ]
         return max(parts) + 1 if parts else 0
 
-    def _new_part(self, s: _Series, values: dict[str, Any]) -> None:
-        grown = list(s.columns)
-        grown.extend(k for k in values if k not in s.index)
+    def _next_part(self, s: _Series) -> None:
         if s.file is not None:
             s.file.close()
             s.file = None
         if s.columns and self.append:  # object stores moved on to a new part already
             s.part += 1
-        s.columns = tuple(grown)
-        s.index = {c: i for i, c in enumerate(grown)}
 
     def _write(self, s: _Series, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        header = (*AUTO_COLUMNS, *s.columns)
+        path = self.store.join(self.trial.folder, _layout.metrics_file(s.name, s.part))
         if self.append:
             if s.file is None:
-                path = self.store.join(self.trial.folder, _layout.metrics_file(s.name, s.part))
                 s.file = self.store.open(path, "a", newline="", encoding="utf-8")
                 s.writer = csv.writer(s.file)
                 if s.file.tell() == 0:
-                    s.writer.writerow(header)
+                    s.writer.writerow((*AUTO_COLUMNS, *s.columns))
             s.writer.writerows(rows)
             s.file.flush()
             return
-        # Object stores cannot append: every batch becomes its own complete part.
         buf = io.StringIO(newline="")
         writer = csv.writer(buf)
-        writer.writerow(header)
+        writer.writerow((*AUTO_COLUMNS, *s.columns))
         writer.writerows(rows)
-        path = self.store.join(self.trial.folder, _layout.metrics_file(s.name, s.part))
         self.store.write_atomic(path, buf.getvalue().encode())
         s.part += 1

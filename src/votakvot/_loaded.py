@@ -189,6 +189,23 @@ class Trial:
 
         return load_csv_metrics(self, series=series)
 
+    def last_steps(self) -> dict[str, int]:
+        """Returns the last recorded step of each metric series (read from the last lines only)."""
+        last: dict[str, tuple[int, int]] = {}
+        for name in self._listing():
+            parsed = _layout.parse_metrics_file(name)
+            if parsed is None:
+                continue
+            series, part = parsed
+            try:
+                tail = self._read(name).rstrip(b"\n").rsplit(b"\n", 1)[-1]
+                step = int(tail.split(b",", 1)[0])
+            except (OSError, ValueError):
+                continue
+            if series not in last or part > last[series][0]:
+                last[series] = (part, step)
+        return {series: step for series, (_, step) in last.items()}
+
     def load_snapshot(self, *, trusted: bool = False) -> Any:
         """Returns the unpickled snapshot, or None; unpickling runs code, so it needs `trusted=True`."""
         from . import plugins

@@ -16,6 +16,11 @@ log = logging.getLogger("votakvot.ticker")
 
 Tick = Callable[[float], None]
 
+# How often the thread looks for due work, and how long it lingers with nothing to do, so a
+# loop of short trials does not start a thread per trial.
+_GRANULARITY_S = 0.25
+_LINGER_S = 1.0
+
 _lock = threading.Lock()
 _ticks: dict[int, tuple[Tick, float]] = {}
 _wake = threading.Event()
@@ -27,25 +32,25 @@ def register(key: int, tick: Tick, period: float) -> None:
     global _thread
     with _lock:
         _ticks[key] = (tick, period)
-        if _thread is None or not _thread.is_alive():
+        if _thread is None:
             _thread = threading.Thread(target=_run, name="votakvot-ticker", daemon=True)
             _thread.start()
-        else:
-            _wake.set()
 
 
 def unregister(key: int) -> None:
     with _lock:
         _ticks.pop(key, None)
-    _wake.set()
 
 
 def _run() -> None:
     global _thread
     due: dict[int, float] = {}
+    idle_since = time.monotonic()
     while True:
         with _lock:
-            if not _ticks:
+            if _ticks:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > _LINGER_S:
                 _thread = None
                 return
             ticks = dict(_ticks)
@@ -62,9 +67,8 @@ def _run() -> None:
         for key in list(due):
             if key not in ticks:
                 del due[key]
-        wait = min(due.values()) - time.monotonic() if due else 0.1
-        _wake.wait(max(0.01, min(wait, 1.0)))
-        _wake.clear()
+        wait = min(due.values()) - time.monotonic() if due else _GRANULARITY_S
+        _wake.wait(max(0.01, min(wait, _GRANULARITY_S)))
 
 
 def _after_fork() -> None:

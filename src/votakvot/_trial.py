@@ -7,6 +7,7 @@ sinks write everything, the store hands out attached files.
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import datetime
 import itertools
@@ -14,7 +15,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from . import _bus, _layout, _settings, _shutdown, _ticker, _version, meta, plugins
@@ -27,6 +28,8 @@ log = logging.getLogger("votakvot.trial")
 _active: contextvars.ContextVar[LiveTrial | None] = contextvars.ContextVar("votakvot_trial", default=None)
 
 LIVE_STATUSES = ("running", "resumed")
+# Metric rows buffered before `meter()` itself flushes them (the ticker flushes sooner).
+BATCH_ROWS = 4096
 _RESERVED = frozenset({_layout.DOCUMENT, _layout.HEARTBEAT})
 
 
@@ -78,12 +81,16 @@ class LiveTrial:
         self.path = root_store.url(self.folder)
         self._explicit = explicit
         self._lock = threading.RLock()
-        self._steps = itertools.count()
+        self._step = itertools.count()
+        self._steps: dict[str, Iterator[int]] = {}
+        # Default-series rows `(step, time, values)`; named series go to `_series_rows`.
+        self._rows: collections.deque[tuple[int, float, dict[str, Any]]] = collections.deque()
+        self._series_rows: collections.deque[tuple[str, int, float, dict[str, Any]]] = collections.deque()
+        self._flush_lock = threading.Lock()
         self._sinks: list[Any] = []
         self._routes: dict[type, tuple[Callable[[Any], None], ...]] = {}
         self._dropped: set[int] = set()
         self._bus_version = -1
-        self._on_metered: tuple[Callable[[Any], None], ...] = ()
         self._token: contextvars.Token[LiveTrial | None] | None = None
         self._open = False
         self._started_at = 0.0
@@ -142,6 +149,7 @@ class LiveTrial:
                 return
             self._open = False
         _ticker.unregister(id(self))
+        self.flush_metrics()
         self.status = status
         self.at["finished"] = _now()
         self.at["duration"] = round(time.perf_counter() - self._started_at, 6)
@@ -175,6 +183,11 @@ class LiveTrial:
         self.at["resumed"] = list(earlier) if isinstance(earlier, list) else []
         self.resumed = len(self.at["resumed"]) + 1
         self.info.update(previous.data.get("info") or {})
+        for series, last in previous.last_steps().items():
+            if series:
+                self._steps[series] = itertools.count(last + 1)
+            else:
+                self._step = itertools.count(last + 1)
 
     # -- document --------------------------------------------------------------------------
 
@@ -221,21 +234,36 @@ class LiveTrial:
         """
         if not self._open:
             self._check_open("meter")
-        if self._bus_version != _bus.version:
-            self._reroute()
-        handlers = self._on_metered
-        if handlers:
-            event = Metered(self, "", next(self._steps), time.time(), values)
-            for handler in handlers:
-                try:
-                    handler(event)
-                except Exception:
-                    self._handler_failed(Metered, handler)
+        rows = self._rows
+        rows.append((next(self._step), time.time(), values))
+        if len(rows) >= BATCH_ROWS:
+            self.flush_metrics()
 
-    def meter_series(self, series: str, step: int, values: dict[str, Any]) -> None:
-        """Appends one row to the named metric `series` at `step` (used by `MetricSeries`)."""
+    def meter_series(self, series: str, values: dict[str, Any]) -> None:
+        """Appends the row `values` to the named metric `series` (see `votakvot.series`)."""
         self._check_open("meter")
-        self._publish(Metered, lambda: Metered(self, series, step, time.time(), values))
+        steps = self._steps.get(series)
+        if steps is None:
+            steps = self._steps.setdefault(_layout.check_series(series), itertools.count())
+        self._series_rows.append((series, next(steps), time.time(), values))
+        if len(self._series_rows) >= BATCH_ROWS:
+            self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        """Publishes every buffered metric row as `Metered` batches, in order; any thread may call it."""
+        with self._flush_lock:
+            pop = self._rows.popleft
+            batch = [pop() for _ in range(len(self._rows))]
+            if batch:
+                self._publish(Metered, lambda: Metered(self, "", batch))
+            if self._series_rows:
+                pop_named = self._series_rows.popleft
+                batches: dict[str, list[tuple[int, float, dict[str, Any]]]] = {}
+                for _ in range(len(self._series_rows)):
+                    series, step, stamp, values = pop_named()
+                    batches.setdefault(series, []).append((step, stamp, values))
+                for series, rows in batches.items():
+                    self._publish(Metered, lambda s=series, r=rows: Metered(self, s, r))
 
     def attach(self, name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
         """Opens the file `name` inside the trial folder (sub-folders are created as needed).
@@ -277,7 +305,6 @@ class LiveTrial:
             )
             for t in (Started, Informed, Metered, Attached, Snapshotted, Finished)
         }
-        self._on_metered = self._routes[Metered]
 
     def _publish(self, event_type: type, build: Callable[[], Any], reverse: bool = False) -> None:
         if self._bus_version != _bus.version:
@@ -306,6 +333,8 @@ class LiveTrial:
         self._reroute()
 
     def _tick(self, now: float) -> None:
+        if self._rows or self._series_rows:
+            self.flush_metrics()
         for sink in self._sinks:
             tick = getattr(sink, "tick", None)
             if tick is not None:

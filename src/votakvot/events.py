@@ -2,7 +2,7 @@
 
 Every live trial publishes these records in-process. Storage sinks are subscribers like any
 other; user code subscribes with `subscribe(EventType, handler)`. Handlers run synchronously in
-the thread that caused the event, sinks first, then user handlers in registration order. A
+the thread that caused the event (metric batches: the thread that flushed them), sinks first, then user handlers in registration order. A
 handler that raises is logged and dropped for the rest of that trial; the trial goes on.
 
     def on_finished(event: votakvot.events.Finished) -> None:
@@ -51,13 +51,16 @@ class Informed:
 
 @dataclass(slots=True)
 class Metered:
-    """`meter(**values)` appended one row to a metric series ("" is the default series)."""
+    """Rows given to `meter()` reached the trial's buffer's flush: `rows` of one `series`.
+
+    Each row is `(step, time, values)`. Rows are published in batches (when enough are pending,
+    about once per flush interval, and at the end of the trial), in the order they were metered,
+    so `meter()` itself stays a buffer append. `series` is "" for the default series.
+    """
 
     trial: LiveTrial
     series: str
-    step: int
-    time: float
-    values: dict[str, Any]
+    rows: list[tuple[int, float, dict[str, Any]]]
 
 
 @dataclass(slots=True)

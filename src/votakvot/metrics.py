@@ -26,7 +26,8 @@ def load_csv_metrics(trial_or_path: Any, *, series: str | None = None) -> Any:
     """Returns all metric rows of a trial as one pandas DataFrame, in order.
 
     Takes a loaded or live trial, or the path/URL of a trial folder. Columns are `step`, `time`
-    and the metric names; a `series` column is added when the trial has named series. Pass
+    and the metric names; a `series` column (`_series` if a metric has that name) is added when
+    the trial has named series. Pass
     `series="eval"` for one series (`""` is the default one). No metrics: an empty DataFrame.
 
         votakvot.metrics.load_csv_metrics(trial.path)
@@ -39,15 +40,14 @@ def load_csv_metrics(trial_or_path: Any, *, series: str | None = None) -> Any:
         store, folder = open_store(os.fspath(trial_or_path))
     files = _files(store, folder, series)
     frames = []
-    named = any(s for s, _, _ in files)
     for name_of_series, _, name in files:
         data = store.read_bytes(store.join(folder, name))
-        if not data.strip():
-            continue
-        frame = pd.read_csv(io.BytesIO(data))
-        if named and series is None:
-            frame.insert(0, "series", name_of_series)
-        frames.append(frame)
+        if data.strip():
+            frames.append((name_of_series, pd.read_csv(io.BytesIO(data))))
     if not frames:
         return pd.DataFrame(columns=["step", "time"])
-    return pd.concat(frames, ignore_index=True, sort=False)
+    if series is None and any(name for name, _ in frames):
+        label = "_series" if any("series" in frame.columns for _, frame in frames) else "series"
+        for name, frame in frames:
+            frame.insert(0, label, name)
+    return pd.concat([frame for _, frame in frames], ignore_index=True, sort=False)

@@ -62,6 +62,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
     SINKS: {
         "csv": "votakvot._csv_sink:CsvMetricsSink",
         "pickle": "votakvot._snapshot_sink:PickleSnapshotSink",
+        "system": "votakvot._system_metrics:SystemMetricsSink",
         "yaml": "votakvot._yaml_sink:YamlTrialSink",
     },
 }

@@ -1,0 +1,125 @@
+"""Crashes and signals: what a trial leaves on disk when its process is killed or asked to stop."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+
+import pandas as pd
+import pytest
+from conftest import read_yaml, run_python
+
+pytestmark = pytest.mark.slow
+
+# Opens a trial, meters three rows, prints the trial folder and then waits to be killed.
+CHILD = """
+import sys, time, votakvot
+votakvot.init(path={root!r}, heartbeat=0.2, flush_interval=0.1)
+with votakvot.trial("crash", lr=0.5, tag="kill-me") as t:
+    for i in range(3):
+        t.meter(loss=1.0 / (i + 1))
+    t.inform(reached="the wait")
+    print(t.path, flush=True)
+    while True:
+        time.sleep(0.05)
+"""
+
+
+def _start(root: str, cwd) -> tuple[subprocess.Popen, str]:
+    child = run_python(CHILD.format(root=root), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    path = child.stdout.readline().strip()
+    if not path:
+        child.kill()
+        _, err = child.communicate(timeout=10)
+        pytest.fail(f"the child process did not start its trial:\n{err}")
+    return child, path
+
+
+def _metrics(path: str) -> pd.DataFrame:
+    with open(os.path.join(path, "metrics.csv"), "rb") as f:
+        return pd.read_csv(io.BytesIO(f.read()))
+
+
+def _wait_for_flush(path: str) -> None:
+    """Waits until the child has flushed its metered rows (a few flush intervals at most)."""
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if len(_metrics(path)) == 3:
+                return
+        except (FileNotFoundError, pd.errors.EmptyDataError):
+            pass
+        time.sleep(0.05)
+
+
+def test_sigkill_leaves_a_complete_running_document(local_root, tmp_path):
+    """A process SIGKILLed inside a trial leaves a parseable votakvot.yaml with its params and status running."""
+    child, path = _start(local_root, tmp_path)
+    child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=10)
+    assert child.returncode == -signal.SIGKILL
+    doc = read_yaml(os.path.join(path, "votakvot.yaml"))
+    assert doc["status"] == "running"
+    assert doc["params"] == {"lr": 0.5, "tag": "kill-me"}
+    assert doc["tid"] == os.path.relpath(path, local_root)
+    assert "started" in doc["at"]
+    assert "finished" not in doc["at"]
+
+
+def test_sigkill_keeps_metrics_flushed_before_it(local_root, tmp_path):
+    """Rows metered more than a flush interval before a SIGKILL are in metrics.csv."""
+    child, path = _start(local_root, tmp_path)
+    _wait_for_flush(path)
+    child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=10)
+    rows = _metrics(path)
+    assert list(rows["loss"]) == [1.0, 0.5, pytest.approx(1 / 3)]
+
+
+def test_sigterm_finishes_the_trial_as_interrupted(local_root, tmp_path):
+    """SIGTERM ends the trial in order: status interrupted, finish time, info and every metered row on disk."""
+    child, path = _start(local_root, tmp_path)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=10)
+    assert child.returncode != 0
+    doc = read_yaml(os.path.join(path, "votakvot.yaml"))
+    assert doc["status"] == "interrupted", err
+    assert doc["params"] == {"lr": 0.5, "tag": "kill-me"}
+    assert doc["info"] == {"reached": "the wait"}
+    assert "finished" in doc["at"]
+    assert len(_metrics(path)) == 3
+
+
+def test_sigint_finishes_the_trial_as_interrupted(local_root, tmp_path):
+    """SIGINT (KeyboardInterrupt) in a process ends its trial with status interrupted."""
+    child, path = _start(local_root, tmp_path)
+    child.send_signal(signal.SIGINT)
+    child.communicate(timeout=10)
+    assert child.returncode != 0
+    doc = read_yaml(os.path.join(path, "votakvot.yaml"))
+    assert doc["status"] == "interrupted"
+    assert "finished" in doc["at"]
+
+
+def test_sigterm_outside_trials_still_terminates(local_root, tmp_path):
+    """After its trials ended, a process that gets SIGTERM dies of it as if votakvot were not there."""
+    code = f"""
+import time, votakvot
+votakvot.init(path={local_root!r}, heartbeat=0.2, flush_interval=0.1)
+with votakvot.trial("short") as t:
+    pass
+print(t.path, flush=True)
+while True:
+    time.sleep(0.05)
+"""
+    child = run_python(code, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    path = child.stdout.readline().strip()
+    assert path, child.communicate(timeout=10)[1]
+    child.send_signal(signal.SIGTERM)
+    child.communicate(timeout=10)
+    assert child.returncode == -signal.SIGTERM
+    assert read_yaml(os.path.join(path, "votakvot.yaml"))["status"] == "done"
