@@ -1,7 +1,8 @@
 """The built-in sink that writes metric series as plain CSV files.
 
 Rows arrive in `Metered` batches (the trial buffers `meter()` calls). Each series has the
-columns `step,time,<metric names...>` (a metered `step=` or `time=` replaces the automatic one); when a row brings a new name, a new part file starts with
+columns `step,time,<metric names...>` (a metered `step=` or `time=` replaces the automatic
+one); when a row brings a new name, a new part file starts with
 the grown header, so every file stays plain CSV. Local files stay open for the trial's life and
 are flushed to the OS after every batch; object stores get one complete part per batch.
 """

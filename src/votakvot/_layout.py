@@ -40,9 +40,7 @@ def check_relative(path: str, *, what: str) -> str:
         raise TrialNameError(f"{what} {path!r} must be relative to the root; drop the leading '/' or protocol")
     parts = path.rstrip("/").split("/")
     if any(p in ("", ".", "..") for p in parts):
-        raise TrialNameError(
-            f"{what} {path!r} has an empty, '.' or '..' segment; use plain segments such as 'a/b/c'"
-        )
+        raise TrialNameError(f"{what} {path!r} has an empty, '.' or '..' segment; use plain segments such as 'a/b/c'")
     return "/".join(parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import IO, Any
@@ -30,14 +31,15 @@ class AttrDict(dict):  # type: ignore[type-arg]
         return AttrDict(value) if type(value) is dict else value
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return self[key] if key in self else default
+        value = dict.get(self, key, default)
+        return AttrDict(value) if type(value) is dict else value
 
 
 class Trial:
     """A tracked trial read from its folder: `data` is the whole `votakvot.yaml`.
 
-        trial = votakvot.load_trials(root)[tid]
-        trial.params, trial.meta.git.commit, trial.metrics()
+    trial = votakvot.load_trials(root)[tid]
+    trial.params, trial.meta.git.commit, trial.metrics()
     """
 
     def __init__(
@@ -122,9 +124,9 @@ class Trial:
         meta = self._section("meta")
         process, system = meta.get("process") or {}, meta.get("system") or {}
         pid = process.get("pid") if isinstance(process, dict) else None
-        if isinstance(pid, int) and isinstance(system, dict) and system.get("node") == _node():
-            if not _pid_alive(pid):
-                return False
+        same_node = isinstance(system, dict) and system.get("node") == _node()
+        if isinstance(pid, int) and same_node and not _pid_alive(pid):
+            return False
         beat = self._last_beat()
         every = data.get("heartbeat")
         stale = max(STALE_AFTER_S, 4 * every) if isinstance(every, (int, float)) else STALE_AFTER_S
@@ -136,10 +138,8 @@ class Trial:
         if hasattr(started, "timestamp"):
             beats.append(started.timestamp())
         if _layout.HEARTBEAT in self._listing():
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 beats.append(float(self._read(_layout.HEARTBEAT).decode().strip()))
-            except (OSError, ValueError):
-                pass
         return max(beats) if beats else None
 
     @property
@@ -171,9 +171,7 @@ class Trial:
     @property
     def attached(self) -> list[str]:
         """Names of the files beside `votakvot.yaml` (metrics, traceback and attachments)."""
-        return sorted(
-            n for n in self._listing() if n != _layout.DOCUMENT and not n.startswith(_layout.HIDDEN_PREFIX)
-        )
+        return sorted(n for n in self._listing() if n != _layout.DOCUMENT and not n.startswith(_layout.HIDDEN_PREFIX))
 
     def attach(self, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         """Opens a file of the trial folder for reading."""

@@ -156,7 +156,9 @@ def _field(name: str) -> Any:
     return provider
 
 
-GIT_PROVIDERS: dict[str, Any] = {f"git.{f}": _field(f) for f in ("repo", "branch", "commit", "describe", "dirty", "treeish")}
+GIT_PROVIDERS: dict[str, Any] = {
+    f"git.{name}": _field(name) for name in ("repo", "branch", "commit", "describe", "dirty", "treeish")
+}
 
 
 def reset() -> None:

@@ -34,24 +34,70 @@ def _venv() -> str | None:
     return os.environ.get("VIRTUAL_ENV") or os.environ.get("CONDA_PREFIX")
 
 
+@functools.cache
+def _machine() -> str:
+    return platform.machine()
+
+
+@functools.cache
+def _platform() -> str:
+    return platform.platform()
+
+
+@functools.cache
+def _node() -> str:
+    return platform.node()
+
+
+@functools.cache
+def _cpu_count() -> int | None:
+    return os.cpu_count()
+
+
+def _cwd() -> str:
+    return os.getcwd()
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def _argv() -> list[str]:
+    return list(sys.argv)
+
+
+@functools.cache
+def _python_version() -> str:
+    return platform.python_version()
+
+
+@functools.cache
+def _implementation() -> str:
+    return platform.python_implementation()
+
+
+def _executable() -> str:
+    return sys.executable
+
+
 SYSTEM_PROVIDERS: dict[str, Any] = {
-    "system.machine": functools.cache(platform.machine),
-    "system.platform": functools.cache(platform.platform),
-    "system.node": functools.cache(platform.node),
+    "system.machine": _machine,
+    "system.platform": _platform,
+    "system.node": _node,
     "system.user": _user,
-    "system.cwd": os.getcwd,
-    "system.cpu_count": functools.cache(os.cpu_count),
+    "system.cwd": _cwd,
+    "system.cpu_count": _cpu_count,
     "system.memory": _memory_total,
 }
 
 PROCESS_PROVIDERS: dict[str, Any] = {
-    "process.pid": os.getpid,
-    "process.argv": lambda: list(sys.argv),
+    "process.pid": _pid,
+    "process.argv": _argv,
 }
 
 PYTHON_PROVIDERS: dict[str, Any] = {
-    "python.version": functools.cache(platform.python_version),
-    "python.implementation": functools.cache(platform.python_implementation),
-    "python.executable": lambda: sys.executable,
+    "python.version": _python_version,
+    "python.implementation": _implementation,
+    "python.executable": _executable,
     "python.venv": _venv,
 }

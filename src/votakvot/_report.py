@@ -159,6 +159,13 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any], budget: list[int]) ->
         out[prefix] = value
 
 
+def _column(section: str, name: str, owners: set[str]) -> str:
+    """Names the column of `name` from `section`, prefixed when another section has it too."""
+    if len(owners) == 1 or name == section or name.startswith(section + "."):
+        return name
+    return f"{section}.{name}"
+
+
 def load_report(
     path: str | os.PathLike[str] | None = None,
     full: bool = False,
@@ -217,13 +224,11 @@ def load_report(
             for name in row[section]:
                 owners.setdefault(name, set()).add(section)
     rows = []
-    for trial, row, extra in zip(kept, sections, extras):
+    for trial, row, extra in zip(kept, sections, extras, strict=True):
         out: dict[str, Any] = {"tid": trial.tid, "trial": trial, "status": row["_"]["status"]}
         for section in _SECTIONS:
             for name, value in row[section].items():
-                clash = len(owners[name]) > 1
-                column = name if not clash else (name if name.startswith(section + ".") or name == section else f"{section}.{name}")
-                out[column] = value
+                out[_column(section, name, owners[name])] = value
         for name, value in extra.items():
             out.setdefault(name, value)
         rows.append(out)

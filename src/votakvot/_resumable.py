@@ -14,7 +14,7 @@ from ._verbs import trial_at
 from .errors import ParamsMismatchError
 
 
-class resumable_fn:  # noqa: N801 - the seed's spelling, kept for its examples
+class resumable_fn:  # the seed's lower-case spelling, kept so its examples run as written
     """A computation split into `init(**params)` and repeated `loop()` calls, so it can resume.
 
     `loop()` returns None to go on, anything else to finish with that result. Under

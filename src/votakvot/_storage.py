@@ -173,7 +173,7 @@ _LOCAL = LocalStore()
 def open_store(url: str) -> tuple[Store, str]:
     """Returns the store for `url` and the native path inside it."""
     if is_local(url):
-        path = url[len("file://"):] if url.startswith("file://") else url
+        path = url[len("file://") :] if url.startswith("file://") else url
         return _LOCAL, os.path.abspath(os.path.expanduser(path))
     protocol = url.split("://", 1)[0]
     try:

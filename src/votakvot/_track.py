@@ -18,7 +18,8 @@ def _trial_name(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}/{qualname}"
 
 
-def _binder(fn: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+def _binder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """Returns a function mapping (args, kwargs) to the params of one call of `fn`."""
     signature = inspect.signature(fn)
     params = list(signature.parameters.values())
     skip = params[0].name if params and params[0].name in ("self", "cls") else None
@@ -37,7 +38,32 @@ def _binder(fn: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
                 out[key] = value
         return out
 
-    return bind
+    simple = all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in params) and skip is None
+    if not simple:
+        return bind
+    positional = tuple(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD)
+    names = frozenset(p.name for p in params)
+    order = tuple(p.name for p in params)
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+
+    def bind_simple(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        # The common case without inspect's machinery; anything unusual goes through bind(),
+        # which raises the same TypeError a call would.
+        if len(args) > len(positional) or not names.issuperset(kwargs):
+            return bind(args, kwargs)
+        out = dict(zip(positional, args, strict=False))
+        if kwargs:
+            if not out.keys().isdisjoint(kwargs):
+                return bind(args, kwargs)
+            out.update(kwargs)
+        if len(out) < len(names):
+            for key, value in defaults.items():
+                out.setdefault(key, value)
+            if len(out) < len(names):
+                return bind(args, kwargs)
+        return out if len(args) == len(order) else {name: out[name] for name in order}
+
+    return bind_simple
 
 
 def _drive(ctx: contextvars.Context, gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:

@@ -8,8 +8,10 @@ sinks write everything, the store hands out attached files.
 from __future__ import annotations
 
 import collections
+import contextlib
 import contextvars
 import datetime
+import functools
 import itertools
 import logging
 import threading
@@ -137,10 +139,8 @@ class LiveTrial:
             self.error = exc_type.__name__ if not str(exc) else f"{exc_type.__name__}: {exc}"
         self._finish(status)
         if self._token is not None:
-            try:
+            with contextlib.suppress(ValueError):  # left in another context (e.g. an async generator)
                 _active.reset(self._token)
-            except ValueError:  # left in another context (e.g. an async generator)
-                pass
             self._token = None
 
     def _finish(self, status: str) -> None:
@@ -220,7 +220,7 @@ class LiveTrial:
     def inform(self, **values: Any) -> None:
         """Adds free-form information to the trial's `info` (later values replace earlier ones).
 
-            t.inform(note="first try", dataset="v2")
+        t.inform(note="first try", dataset="v2")
         """
         self._check_open("inform")
         with self._lock:
@@ -230,7 +230,7 @@ class LiveTrial:
     def meter(self, **values: Any) -> None:
         """Appends one row of metric values (with a step and a timestamp) to the default series.
 
-            t.meter(loss=0.25, acc=0.9)
+        t.meter(loss=0.25, acc=0.9)
         """
         if not self._open:
             self._check_open("meter")
@@ -263,13 +263,13 @@ class LiveTrial:
                     series, step, stamp, values = pop_named()
                     batches.setdefault(series, []).append((step, stamp, values))
                 for series, rows in batches.items():
-                    self._publish(Metered, lambda s=series, r=rows: Metered(self, s, r))
+                    self._publish(Metered, functools.partial(Metered, self, series, rows))
 
     def attach(self, name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
         """Opens the file `name` inside the trial folder (sub-folders are created as needed).
 
-            with t.attach("logs/train.txt", "w") as f:
-                f.write("...")
+        with t.attach("logs/train.txt", "w") as f:
+            f.write("...")
         """
         self._check_open("attach")
         relative = check_attach_name(name)
@@ -298,11 +298,7 @@ class LiveTrial:
         self._sink_routes = {k: tuple(v) for k, v in routes.items()}
         self._bus_version = _bus.version
         self._routes = {
-            t: tuple(
-                h
-                for h in (*self._sink_routes.get(t, ()), *_bus.subscribers(t))
-                if id(h) not in self._dropped
-            )
+            t: tuple(h for h in (*self._sink_routes.get(t, ()), *_bus.subscribers(t)) if id(h) not in self._dropped)
             for t in (Started, Informed, Metered, Attached, Snapshotted, Finished)
         }
 
@@ -314,7 +310,7 @@ class LiveTrial:
             return
         if reverse:
             sinks = self._sink_routes.get(event_type, ())
-            handlers = (*reversed(sinks), *handlers[len(sinks):])
+            handlers = (*reversed(sinks), *handlers[len(sinks) :])
         event = build()
         for handler in handlers:
             try:
@@ -353,7 +349,9 @@ def check_attach_name(name: str) -> str:
     if clean.startswith("/") or "://" in clean or (len(clean) > 1 and clean[1] == ":"):
         raise AttachPathError(f"attach() name {name!r} is absolute; use a relative name such as 'logs/x.txt'")
     if ".." in parts:
-        raise AttachPathError(f"attach() name {name!r} leaves the trial folder; use a relative name such as 'logs/x.txt'")
+        raise AttachPathError(
+            f"attach() name {name!r} leaves the trial folder; use a relative name such as 'logs/x.txt'"
+        )
     if not parts:
         raise AttachPathError(f"attach() name {name!r} names no file; use a name such as 'log.txt'")
     relative = "/".join(parts)

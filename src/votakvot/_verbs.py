@@ -15,9 +15,9 @@ _time = time.time
 def trial(name: str, /, **params: Any) -> LiveTrial:
     """Opens a trial in `{root}/{name}/{yy}-{mm}-{dd}/{HH}:{MM}:{SS}/{uuid4}`; use it with `with`.
 
-        with votakvot.trial("my_exp", lr=0.1) as t:
-            t.meter(loss=0.5)
-            t.result = {"acc": 0.9}
+    with votakvot.trial("my_exp", lr=0.1) as t:
+        t.meter(loss=0.5)
+        t.result = {"acc": 0.9}
     """
     uid = _layout.new_uid()
     return LiveTrial(_layout.dated_tid(name, uid), params, uid=uid, name=name)
@@ -45,7 +45,7 @@ def inform(**values: Any) -> None:
 def meter(**values: Any) -> None:
     """Appends one row of metrics to the innermost live trial (ignored outside trials).
 
-        votakvot.meter(loss=0.25, acc=0.9)
+    votakvot.meter(loss=0.25, acc=0.9)
     """
     t = _active.get()
     if t is None:
@@ -61,8 +61,8 @@ def meter(**values: Any) -> None:
 def attach(name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
     """Opens a file inside the innermost live trial's folder; outside trials, a file that discards writes.
 
-        with votakvot.attach("notes.txt", "w") as f:
-            f.write("...")
+    with votakvot.attach("notes.txt", "w") as f:
+        f.write("...")
     """
     t = _active.get()
     if t is None:
@@ -75,8 +75,8 @@ def attach(name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
 class MetricSeries:
     """A named metric series of the innermost live trial, with its own step counter.
 
-        evaluation = votakvot.series("eval")
-        evaluation.meter(acc=0.91)        # -> metrics.eval.csv
+    evaluation = votakvot.series("eval")
+    evaluation.meter(acc=0.91)        # -> metrics.eval.csv
     """
 
     def __init__(self, name: str) -> None:

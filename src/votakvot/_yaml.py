@@ -57,7 +57,7 @@ def _plain(data: Any) -> Any:
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
         return {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
     if isinstance(data, tuple) and hasattr(data, "_fields"):
-        return dict(zip(data._fields, data))
+        return dict(zip(data._fields, data, strict=True))
     if isinstance(data, pathlib.PurePath):
         return str(data)
     if isinstance(data, datetime.timedelta):
@@ -67,9 +67,10 @@ def _plain(data: Any) -> Any:
         return data.tolist()
     if module.startswith("pandas"):
         return _plain_pandas(data)
+    base: Any
     for base in (dict, list, str, bool, int, float, bytes):  # subclasses of plain types
         if isinstance(data, base):
-            return base(data)  # type: ignore[operator]
+            return base(data)
     return data
 
 

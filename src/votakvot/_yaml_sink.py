@@ -14,6 +14,9 @@ log = logging.getLogger("votakvot.sinks.yaml")
 
 _PLAIN_SECTIONS = ("params", "result", "info")
 
+# The `meta` of consecutive trials is nearly always the same: keep its YAML text for reuse.
+_last_meta: list[tuple[dict[str, Any], str]] = []
+
 
 class YamlTrialSink:
     """Keeps `votakvot.yaml` complete on disk: at start, after `inform`, and at the end.
@@ -62,7 +65,7 @@ class YamlTrialSink:
         doc = self.trial.document()
         meta = doc.pop("meta")
         if self._meta_text is None:
-            self._meta_text = self._dump({"meta": meta})
+            self._meta_text = _meta_text(meta, self._dump)
         self.store.write_atomic(self.doc_path, (self._dump(doc) + self._meta_text).encode())
 
     def _dump(self, doc: dict[str, Any]) -> str:
@@ -95,6 +98,15 @@ class YamlTrialSink:
                     stacklevel=2,
                 )
             return stand_in
+
+
+def _meta_text(meta: dict[str, Any], dump: Any) -> str:
+    cached = _last_meta[0] if _last_meta else None
+    if cached is not None and cached[0] == meta:
+        return cached[1]
+    text: str = dump({"meta": meta})
+    _last_meta[:] = [(meta, text)]
+    return text
 
 
 def _short_repr(value: Any) -> str:

@@ -2,8 +2,9 @@
 
 Every live trial publishes these records in-process. Storage sinks are subscribers like any
 other; user code subscribes with `subscribe(EventType, handler)`. Handlers run synchronously in
-the thread that caused the event (metric batches: the thread that flushed them), sinks first, then user handlers in registration order. A
-handler that raises is logged and dropped for the rest of that trial; the trial goes on.
+the thread that caused the event (for metric batches: the thread that flushed them), sinks
+first, then user handlers in registration order. A handler that raises is logged and dropped
+for the rest of that trial; the trial goes on.
 
     def on_finished(event: votakvot.events.Finished) -> None:
         print(event.trial.tid, event.status)
@@ -14,7 +15,7 @@ handler that raises is logged and dropped for the rest of that trial; the trial 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from . import _bus
 
@@ -88,7 +89,7 @@ class Finished:
     status: str
 
 
-Event = Union[Started, Informed, Metered, Attached, Snapshotted, Finished]
+Event = Started | Informed | Metered | Attached | Snapshotted | Finished
 
 EVENT_TYPES: tuple[type, ...] = (Started, Informed, Metered, Attached, Snapshotted, Finished)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
-import time
+import queue
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from . import plugins
 
-__all__ = ["collect", "once_per_collection", "providers"]
+__all__ = ["collect", "default_providers", "once_per_collection", "providers"]  # noqa: F822 - built lazily
 
 log = logging.getLogger("votakvot.meta")
 
@@ -73,30 +74,84 @@ def once_per_collection(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _is_builtin(provider: Callable[[], Any]) -> bool:
+    return getattr(provider, "__module__", "").startswith("votakvot._meta_")
+
+
+def _call(name: str, provider: Callable[[], Any], out: dict[str, Any]) -> None:
+    try:
+        out[name] = provider()
+    except Exception as e:
+        if name not in _failed:
+            _failed.add(name)
+            log.warning("meta provider %r failed and is skipped: %r", name, e)
+
+
+class _Worker:
+    """A daemon thread that runs plug-in providers, so the caller can stop waiting for them."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.current: str | None = None
+        threading.Thread(target=self._run, name="votakvot-meta", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            ctx, items, out, done = self.jobs.get()
+            for name, provider in items:
+                self.current = name
+                ctx.run(_call, name, provider, out)
+            self.current = None
+            done.set()
+
+
+_worker: _Worker | None = None
+_worker_lock = threading.Lock()
+
+
+def _run_with_deadline(items: list[tuple[str, Callable[[], Any]]], timeout: float) -> dict[str, Any]:
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = _Worker()
+        worker = _worker
+    out: dict[str, Any] = {}
+    done = threading.Event()
+    worker.jobs.put((contextvars.copy_context(), items, out, done))
+    if done.wait(timeout):
+        return out
+    stuck = worker.current
+    if stuck is not None:
+        _slow.add(stuck)
+        log.warning("meta provider %r took longer than %.1f s; it is skipped from now on", stuck, timeout)
+    with _worker_lock:
+        if _worker is worker:  # the stuck thread is left behind; later trials get a fresh one
+            _worker = None
+    return dict(out)
+
+
 def collect(table: Mapping[str, Callable[[], Any]], *, timeout: float = 5.0) -> dict[str, Any]:
     """Calls every provider and nests the values by the dots in their names."""
-    meta: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     token = _round.set({})
     try:
+        deferred = []
         for name, provider in table.items():
             if name in _slow:
                 continue
-            start = time.perf_counter()
-            try:
-                value = provider()
-            except Exception as e:
-                if name not in _failed:
-                    _failed.add(name)
-                    log.warning("meta provider %r failed and is skipped: %r", name, e)
-                continue
-            took = time.perf_counter() - start
-            if took > timeout:
-                _slow.add(name)
-                log.warning("meta provider %r took %.1f s; it is skipped from now on in this process", name, took)
-            if value is not None:
-                _put(meta, name, value)
+            if _is_builtin(provider):
+                _call(name, provider, values)
+            else:
+                deferred.append((name, provider))
+        if deferred:
+            values.update(_run_with_deadline(deferred, timeout))
     finally:
         _round.reset(token)
+    meta: dict[str, Any] = {}
+    for name in table:
+        value = values.get(name)
+        if value is not None:
+            _put(meta, name, value)
     return meta
 
 

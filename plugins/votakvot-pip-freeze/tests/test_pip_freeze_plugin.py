@@ -8,13 +8,13 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+import votakvot_pip_freeze
 import yaml
 
 import votakvot
 import votakvot.meta
 import votakvot.plugins
 import votakvot.testing
-import votakvot_pip_freeze
 
 
 @pytest.fixture(autouse=True)
@@ -117,8 +117,10 @@ def test_unchanged_folders_reuse_the_cached_scan(tmp_path: Path, monkeypatch: py
 
 
 def test_broken_distribution_is_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A dist-info folder with no METADATA is skipped, not an error."""
+    """A dist-info folder with no METADATA, or one that is not UTF-8, is skipped, not an error."""
     (tmp_path / "site" / "broken-1.0.dist-info").mkdir(parents=True)
+    (tmp_path / "site" / "garbled-1.0.dist-info").mkdir()
+    (tmp_path / "site" / "garbled-1.0.dist-info" / "METADATA").write_bytes(b"Name: garbled\nVersion: \xff\xfe\n")
     _fake_distribution(tmp_path / "site", "votakvot-fake-four", "4.0")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
 
@@ -126,6 +128,7 @@ def test_broken_distribution_is_left_out(tmp_path: Path, monkeypatch: pytest.Mon
 
     assert frozen["votakvot-fake-four"] == "4.0"
     assert "broken" not in frozen
+    assert "garbled" not in frozen
 
 
 def test_callers_get_their_own_copy():

@@ -137,8 +137,7 @@ def _in_pod() -> bool:
 def context() -> str | None:
     """Returns kubectl's current context, or None without kubectl or without a current context.
 
-        >>> context()
-        'kind-experiments'
+        context()  # 'kind-experiments'
     """
     return _ask("config", "current-context") or None
 
@@ -146,8 +145,7 @@ def context() -> str | None:
 def client_version() -> str | None:
     """Returns the client version kubectl reports (its `gitVersion`), or None without kubectl.
 
-        >>> client_version()
-        'v1.30.2'
+        client_version()  # 'v1.30.2'
     """
     out = _ask("version", "--client", "-o", "json")
     if not out:
@@ -167,8 +165,7 @@ def namespace() -> str | None:
     In a pod it is `$POD_NAMESPACE` (set through the downward API) or the service account's
     namespace file. Outside, a context without a namespace means kubectl's `default`.
 
-        >>> namespace()
-        'default'
+        namespace()  # 'default'
     """
     if _in_pod():
         found = os.environ.get("POD_NAMESPACE")

@@ -44,12 +44,20 @@ def _signature() -> tuple[tuple[str, int | None], ...]:
     return tuple((p, _mtime(p)) for p in (os.path.abspath(entry) for entry in sys.path))
 
 
+def _field(dist: metadata.Distribution, key: str) -> str | None:
+    try:
+        md = dist.metadata
+        # get_all, not [key]: a missing key warns on 3.12 and is meant to become a KeyError.
+        values = md.get_all(key) if md is not None else None
+    except (OSError, ValueError):  # an unreadable or undecodable METADATA: one broken install
+        return None
+    return str(values[0]) if values else None
+
+
 def _scan() -> dict[str, str]:
     found: dict[str, str] = {}
     for dist in metadata.distributions():
-        # .get, not [..]: a dist-info folder without Name or Version is broken, not an error.
-        name = dist.metadata.get("Name")
-        version = dist.metadata.get("Version")
+        name, version = _field(dist, "Name"), _field(dist, "Version")
         if not name or not version:
             continue
         # Distributions come in sys.path order; the first one is the one `import` finds.
@@ -60,8 +68,7 @@ def _scan() -> dict[str, str]:
 def pip_freeze() -> dict[str, str]:
     """Returns `{normalized name: version}` of every installed distribution, sorted by name.
 
-        >>> pip_freeze()["votakvot-pip-freeze"]
-        '0.2.0.dev0'
+        pip_freeze()["pyyaml"]  # '6.0.2'
     """
     global _key, _frozen
     key = _signature()

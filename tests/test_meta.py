@@ -1,0 +1,299 @@
+"""Trial metadata: system, process, python and git providers, and the user-editable provider table."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+import votakvot
+from conftest import read_yaml
+
+FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Committer",
+    "GIT_COMMITTER_EMAIL": "committer@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    """Runs the git CLI in `repo` and returns its stripped output."""
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env={**os.environ, **GIT_ENV}, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real git repository with two committed files on branch `main`; the test runs inside it."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / "a.txt").write_text("alpha\n")
+    (path / "b.txt").write_text("beta\n")
+    (path / "sub").mkdir()
+    (path / "sub" / "c.txt").write_text("gamma\n")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "first")
+    monkeypatch.chdir(path)
+    votakvot.init(path=str(tmp_path / "results"), **FAST)
+    return path
+
+
+def _meta() -> dict:
+    """Runs one trial and returns the meta section of its votakvot.yaml."""
+    with votakvot.trial("exp") as t:
+        pass
+    doc = read_yaml(f"{t.path}/votakvot.yaml")
+    assert doc["status"] == "done"
+    return doc["meta"]
+
+
+def test_system_meta(local_root):
+    """meta.system holds machine, platform, user, node, cwd, cpu_count and total memory."""
+    votakvot.init(path=local_root, **FAST)
+    system = _meta()["system"]
+    assert system["machine"] == platform.machine()
+    assert system["platform"] == platform.platform()
+    assert system["user"] == getpass.getuser()
+    assert system["node"] == platform.node()
+    assert system["cwd"] == os.getcwd()
+    assert system["cpu_count"] == os.cpu_count()
+    assert system["memory"] == psutil.virtual_memory().total
+
+
+def test_system_cwd_follows_the_current_folder(local_root, tmp_path, monkeypatch):
+    """meta.system.cwd is the folder the trial started in, not the one of an earlier trial."""
+    votakvot.init(path=local_root, **FAST)
+    assert _meta()["system"]["cwd"] == str(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert _meta()["system"]["cwd"] == str(elsewhere)
+
+
+def test_process_meta(local_root):
+    """meta.process holds this process's pid and argv."""
+    votakvot.init(path=local_root, **FAST)
+    process = _meta()["process"]
+    assert process["pid"] == os.getpid()
+    assert process["argv"] == sys.argv
+
+
+def test_python_meta(local_root):
+    """meta.python holds the version, the executable and the virtual environment."""
+    votakvot.init(path=local_root, **FAST)
+    python = _meta()["python"]
+    assert python["version"] == platform.python_version()
+    assert python["executable"] == sys.executable
+    if sys.prefix != sys.base_prefix:
+        assert python["venv"] == sys.prefix
+    else:
+        assert python.get("venv") in (None, os.environ.get("VIRTUAL_ENV"), os.environ.get("CONDA_PREFIX"))
+
+
+def test_git_meta_of_a_clean_checkout(repo):
+    """In a clean repo meta.git has repo, branch, commit (HEAD), describe, dirty False and the HEAD tree."""
+    head = git(repo, "rev-parse", "HEAD")
+    meta = _meta()["git"]
+    assert os.path.realpath(meta["repo"]) == os.path.realpath(repo)
+    assert meta["branch"] == "main"
+    assert meta["commit"] == head
+    assert meta["dirty"] is False
+    assert meta["treeish"] == git(repo, "write-tree")
+    assert meta["treeish"] == git(repo, "rev-parse", "HEAD^{tree}")
+    assert head.startswith(meta["describe"])
+
+
+def test_git_meta_found_from_a_sub_folder(repo, monkeypatch):
+    """A trial started in a sub-folder of the repo reports that repo."""
+    monkeypatch.chdir(repo / "sub")
+    meta = _meta()["git"]
+    assert os.path.realpath(meta["repo"]) == os.path.realpath(repo)
+    assert meta["commit"] == git(repo, "rev-parse", "HEAD")
+
+
+def test_git_describe_uses_tags(repo):
+    """describe names the nearest tag, and counts commits past it."""
+    git(repo, "tag", "-a", "v1.0", "-m", "release 1.0")
+    assert _meta()["git"]["describe"] == "v1.0"
+    (repo / "a.txt").write_text("alpha 2\n")
+    git(repo, "commit", "-q", "-am", "second")
+    head = git(repo, "rev-parse", "HEAD")
+    described = _meta()["git"]["describe"]
+    assert described.startswith("v1.0-1-g")
+    assert head.startswith(described.split("-g", 1)[1])
+
+
+def test_git_dirty_and_treeish_follow_uncommitted_edits(repo):
+    """Editing tracked files sets dirty and changes treeish to the tree a commit of those edits would have."""
+    clean = _meta()["git"]
+    (repo / "a.txt").write_text("alpha, edited but not staged\n")
+    (repo / "b.txt").unlink()
+    edited = _meta()["git"]
+    assert edited["dirty"] is True
+    assert edited["commit"] == clean["commit"]
+    assert edited["treeish"] != clean["treeish"]
+    git(repo, "commit", "-q", "-am", "the edits")
+    assert git(repo, "rev-parse", "HEAD^{tree}") == edited["treeish"]
+    committed = _meta()["git"]
+    assert committed["dirty"] is False
+    assert committed["commit"] == git(repo, "rev-parse", "HEAD")
+    assert committed["treeish"] == edited["treeish"]
+
+
+def test_git_treeish_changes_with_each_edit(repo):
+    """Two different uncommitted edits of the same file give two different treeish values."""
+    (repo / "a.txt").write_text("first edit\n")
+    first = _meta()["git"]["treeish"]
+    (repo / "a.txt").write_text("other edit\n")
+    second = _meta()["git"]["treeish"]
+    assert first != second
+    (repo / "a.txt").write_text("alpha\n")
+    assert _meta()["git"]["treeish"] == git(repo, "rev-parse", "HEAD^{tree}")
+
+
+def test_git_meta_leaves_the_users_index_untouched(repo):
+    """After a trial .git/index is byte-identical, with the same mtime, and nothing new is staged."""
+    (repo / "a.txt").write_text("alpha, edited\n")
+    stamp = os.stat(repo / "b.txt").st_mtime_ns + 5_000_000_000
+    os.utime(repo / "b.txt", ns=(stamp, stamp))  # same content, new stat: git would like to refresh
+    index = repo / ".git" / "index"
+    before_bytes = index.read_bytes()
+    before = os.stat(index)
+    git_files_before = sorted(p.name for p in (repo / ".git").iterdir())
+    meta = _meta()["git"]
+    assert meta["dirty"] is True
+    after = os.stat(index)
+    assert index.read_bytes() == before_bytes
+    assert (after.st_mtime_ns, after.st_size, after.st_ino) == (before.st_mtime_ns, before.st_size, before.st_ino)
+    assert sorted(p.name for p in (repo / ".git").iterdir()) == git_files_before
+    assert git(repo, "diff", "--cached", "--name-only") == ""
+
+
+def test_detached_head_has_commit_but_no_branch(repo):
+    """With a detached HEAD meta.git has the commit and no branch key."""
+    git(repo, "checkout", "-q", "--detach")
+    meta = _meta()["git"]
+    assert "branch" not in meta
+    assert meta["commit"] == git(repo, "rev-parse", "HEAD")
+    assert meta["dirty"] is False
+
+
+def test_outside_a_repo_there_is_no_git_meta(local_root, tmp_path, caplog):
+    """Outside any git repository meta has no git key, and nothing is logged as an error."""
+    probe = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=tmp_path, capture_output=True)
+    assert probe.returncode != 0, "the test folder must not be inside a git repository"
+    votakvot.init(path=local_root, **FAST)
+    with caplog.at_level(logging.WARNING, logger="votakvot"):
+        meta = _meta()
+    assert "git" not in meta
+    assert "system" in meta
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_failing_provider_is_skipped_with_a_log(local_root, caplog):
+    """A provider that raises is logged on votakvot.meta and skipped; other providers and the trial go on."""
+
+    def broken():
+        raise OSError("kubectl: command not found")
+
+    votakvot.init(
+        path=local_root,
+        meta_providers={"ok.value": lambda: 1, "bad.value": broken, "none.value": lambda: None},
+        **FAST,
+    )
+    with caplog.at_level(logging.WARNING, logger="votakvot.meta"):
+        meta = _meta()
+    assert meta == {"ok": {"value": 1}}
+    assert "bad.value" in caplog.text
+    assert "kubectl: command not found" in caplog.text
+
+
+def test_meta_is_nested_by_dots(local_root):
+    """Provider names nest by their dots: `a.b.c` gives meta a: {b: {c: ...}}."""
+    votakvot.init(
+        path=local_root,
+        meta_providers={"a.b.c": lambda: 1, "a.b.d": lambda: "two", "a.e": lambda: [3], "top": lambda: True},
+        **FAST,
+    )
+    assert _meta() == {"a": {"b": {"c": 1, "d": "two"}, "e": [3]}, "top": True}
+
+
+def test_providers_table_is_one_dict_under_two_names():
+    """votakvot.meta.providers and votakvot.metadata_providers are the same dict of callables."""
+    assert votakvot.meta.providers is votakvot.metadata_providers
+    assert isinstance(votakvot.meta.providers, dict)
+    assert all(callable(p) for p in votakvot.meta.providers.values())
+    assert {
+        "system.machine",
+        "system.platform",
+        "system.user",
+        "system.node",
+        "system.cwd",
+        "system.cpu_count",
+        "system.memory",
+        "process.pid",
+        "process.argv",
+        "python.version",
+        "python.executable",
+        "python.venv",
+        "git.repo",
+        "git.branch",
+        "git.commit",
+        "git.describe",
+        "git.dirty",
+        "git.treeish",
+    } <= set(votakvot.meta.providers)
+
+
+def test_seed_example_copies_edits_and_passes_providers(repo, tmp_path):
+    """Copying the table, adding providers, dropping git.* and passing it to init works as the seed shows."""
+    my_providers = dict(votakvot.meta.providers)
+    my_providers["k8s.version"] = lambda: "Client Version: v1.29.0"
+    my_providers["python.pip_freeze"] = lambda: "pyyaml==6.0"
+    my_providers = {k: v for k, v in my_providers.items() if not k.startswith("git.")}
+    votakvot.init(path=str(tmp_path / "results"), meta_providers=my_providers, **FAST)
+    meta = _meta()
+    assert "git" not in meta
+    assert meta["k8s"]["version"] == "Client Version: v1.29.0"
+    assert meta["python"]["pip_freeze"] == "pyyaml==6.0"
+    assert meta["system"]["node"] == platform.node()
+    assert "git.commit" in votakvot.meta.providers
+    assert "k8s.version" not in votakvot.meta.providers
+
+
+def test_seed_example_runs_as_written(repo):
+    """The seed README's metadata snippet runs verbatim: its final table has no git providers."""
+    # the seed README's code, verbatim (spelling included)
+    my_proivders = dict(votakvot.meta.providers)
+    my_proivders['k8s.version'] = lambda: subprocess.getoutput("kubectl version")
+    my_proivders['k8s.cluster_info'] = lambda: subprocess.getoutput("kubectl cluster-info")
+    my_proivders['python.pip_freeze'] = lambda: subprocess.getoutput("pip freeze")
+    my_proivders = {
+        k: v
+        for k, v in votakvot.metadata_providers.items()
+        if not k.startswith("git.")
+    }
+    votakvot.init(
+        meta_providers=my_proivders,  # use custom set of meta providers
+    )
+    with votakvot.trial("exp") as t:
+        pass
+    meta = read_yaml(f"{t.path}/votakvot.yaml")["meta"]
+    assert os.path.dirname(t.path).startswith(str(repo))
+    assert "git" not in meta
+    assert meta["system"]["cwd"] == str(repo)

@@ -1,0 +1,270 @@
+"""Entry-point plug-ins: built-ins discovered, third-party ones installed for real, broken ones skipped."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+import votakvot
+from conftest import read_yaml
+from votakvot import plugins
+
+FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
+
+SINK_SOURCE = """
+from votakvot.events import Finished, Informed, Started
+
+EVENTS = []
+
+
+class AuditSink:
+    def __init__(self, trial):
+        self.trial = trial
+
+    def subscriptions(self):
+        return {Started: self.record, Informed: self.record, Finished: self.record}
+
+    def record(self, event):
+        EVENTS.append((type(event).__name__, event.trial.tid, getattr(event, "status", None)))
+"""
+
+META_SOURCE = """
+PROVIDERS = {"acme.answer": lambda: 42, "acme.site": lambda: "lab-3", "acme.absent": lambda: None}
+
+
+def flag():
+    return True
+"""
+
+SERIALIZER_SOURCE = """
+class JsonSerializer:
+    suffix = ".json"
+
+    def dumps(self, obj):
+        import json
+        return json.dumps(obj).encode()
+
+    def loads(self, data, *, trusted=False):
+        import json
+        return json.loads(data)
+"""
+
+BROKEN_SOURCE = """
+raise RuntimeError("this plug-in is broken on purpose")
+"""
+
+
+class Distribution:
+    """A tiny installed distribution: a *.dist-info folder and its modules, in a folder on sys.path."""
+
+    def __init__(self, site: Path) -> None:
+        self.site = site
+        self.modules: list[str] = []
+
+    def module(self, source: str) -> str:
+        """Writes a module with a unique name and returns that name."""
+        name = f"votakvot_test_plugin_{uuid.uuid4().hex[:12]}"
+        (self.site / f"{name}.py").write_text(textwrap.dedent(source))
+        self.modules.append(name)
+        return name
+
+    def install(self, project: str, entry_points: dict[str, dict[str, str]]) -> None:
+        """Writes METADATA and entry_points.txt for `project` and forgets the plug-in cache."""
+        info = self.site / f"{project.replace('-', '_')}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project}\nVersion: 0.1\n")
+        lines = []
+        for group, entries in entry_points.items():
+            lines.append(f"[{group}]")
+            lines.extend(f"{name} = {target}" for name, target in entries.items())
+            lines.append("")
+        (info / "entry_points.txt").write_text("\n".join(lines))
+        votakvot.testing.reset()
+
+
+@pytest.fixture
+def dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Installs third-party plug-in distributions for one test (a folder prepended to sys.path)."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    made = Distribution(site)
+    yield made
+    for name in made.modules:
+        sys.modules.pop(name, None)
+    plugins.reset()
+
+
+def test_builtins_are_discovered():
+    """The built-in sinks, serializers and meta providers come from the three entry-point groups."""
+    sinks = plugins.entries("votakvot.sinks")
+    assert {"csv", "pickle", "yaml"} <= set(sinks)
+    assert all(callable(factory) for factory in sinks.values())
+    serializers = plugins.entries("votakvot.serializers")
+    assert {"pickle", "yaml"} <= set(serializers)
+    for serializer in serializers.values():
+        assert serializer().loads(serializer().dumps({"a": [1, 2]}), trusted=True) == {"a": [1, 2]}
+    assert {"git", "process", "python", "system"} <= set(plugins.entries("votakvot.meta_providers"))
+    assert {"git.commit", "system.node", "process.pid", "python.version"} <= set(votakvot.meta.providers)
+
+
+def test_third_party_sink_receives_events_without_code_change(dist, local_root):
+    """An installed sink plug-in is built for every trial and gets its events."""
+    module = dist.module(SINK_SOURCE)
+    dist.install("acme-audit", {"votakvot.sinks": {"audit": f"{module}:AuditSink"}})
+    votakvot.init(path=local_root, **FAST)
+    with votakvot.trial("exp") as t:
+        t.inform(a=1)
+    with pytest.raises(ValueError), votakvot.trial("exp") as failed:
+        raise ValueError("x")
+    seen = sys.modules[module].EVENTS
+    assert seen == [
+        ("Started", t.tid, None),
+        ("Informed", t.tid, None),
+        ("Finished", t.tid, "done"),
+        ("Started", failed.tid, None),
+        ("Finished", failed.tid, "failed"),
+    ]
+    assert read_yaml(f"{t.path}/votakvot.yaml")["status"] == "done"
+
+
+def test_third_party_sink_runs_before_user_handlers(dist, local_root):
+    """An installed sink, like the built-in ones, handles each event before user subscribers."""
+    module = dist.module(SINK_SOURCE)
+    dist.install("acme-audit", {"votakvot.sinks": {"audit": f"{module}:AuditSink"}})
+    events = sys.modules.get(module) or __import__(module)
+    order: list[str] = []
+    votakvot.events.subscribe(votakvot.events.Informed, lambda e: order.append(f"user saw {len(events.EVENTS)}"))
+    votakvot.init(path=local_root, **FAST)
+    with votakvot.trial("exp") as t:
+        t.inform(a=1)
+    assert order == ["user saw 2"]
+
+
+def test_third_party_meta_provider_adds_meta_without_code_change(dist, local_root):
+    """An installed meta provider (a mapping, or one callable named by its entry point) lands in meta."""
+    module = dist.module(META_SOURCE)
+    dist.install(
+        "acme-meta",
+        {"votakvot.meta_providers": {"acme": f"{module}:PROVIDERS", "acme_flag": f"{module}:flag"}},
+    )
+    votakvot.init(path=local_root, **FAST)
+    assert {"acme.answer", "acme.site", "acme_flag", "git.commit"} <= set(votakvot.meta.providers)
+    with votakvot.trial("exp") as t:
+        pass
+    meta = read_yaml(f"{t.path}/votakvot.yaml")["meta"]
+    assert meta["acme"] == {"answer": 42, "site": "lab-3"}
+    assert meta["acme_flag"] is True
+    assert meta["system"]["node"]
+
+
+def test_third_party_serializer_is_discovered(dist):
+    """An installed serializer plug-in is found by name in votakvot.serializers."""
+    module = dist.module(SERIALIZER_SOURCE)
+    dist.install("acme-json", {"votakvot.serializers": {"json": f"{module}:JsonSerializer"}})
+    serializer = plugins.get("votakvot.serializers", "json")()
+    assert serializer.suffix == ".json"
+    assert serializer.loads(serializer.dumps({"a": 1})) == {"a": 1}
+
+
+GOOD = {
+    "votakvot.sinks": (SINK_SOURCE, "AuditSink"),
+    "votakvot.meta_providers": (META_SOURCE, "PROVIDERS"),
+    "votakvot.serializers": (SERIALIZER_SOURCE, "JsonSerializer"),
+}
+
+
+@pytest.mark.parametrize("group", sorted(GOOD))
+@pytest.mark.parametrize("breakage", ["raises-on-import", "missing-module", "missing-attribute"])
+def test_broken_plugin_is_logged_and_skipped(dist, local_root, caplog, group, breakage):
+    """A plug-in that fails to load is logged on votakvot.plugins and skipped; the working one beside it loads."""
+    source, attribute = GOOD[group]
+    good = dist.module(source)
+    if breakage == "raises-on-import":
+        target = f"{dist.module(BROKEN_SOURCE)}:Thing"
+    elif breakage == "missing-module":
+        target = "votakvot_test_no_such_module_anywhere:Thing"
+    else:
+        target = f"{good}:NoSuchAttribute"
+    dist.install("acme-mixed", {group: {"broken": target, "working": f"{good}:{attribute}"}})
+    votakvot.init(path=local_root, **FAST)
+    with caplog.at_level(logging.WARNING, logger="votakvot.plugins"):
+        found = plugins.entries(group)
+        with votakvot.trial("exp", a=1) as t:
+            t.inform(b=2)
+    assert "working" in found
+    assert "broken" not in found
+    assert {"csv", "yaml"} <= set(plugins.entries("votakvot.sinks"))
+    logged = [r for r in caplog.records if r.name == "votakvot.plugins" and r.levelno >= logging.WARNING]
+    assert len(logged) == 1
+    assert "broken" in logged[0].getMessage()
+    assert group in logged[0].getMessage()
+    doc = read_yaml(f"{t.path}/votakvot.yaml")
+    assert doc["status"] == "done"
+    assert doc["params"] == {"a": 1}
+    assert doc["info"] == {"b": 2}
+
+
+def test_sink_that_cannot_be_built_is_skipped(dist, local_root, caplog):
+    """A sink whose constructor raises is logged and left out; the trial and the other sinks go on."""
+    module = dist.module(
+        """
+        class ExplodingSink:
+            def __init__(self, trial):
+                raise OSError("no space left on the audit device")
+        """
+    )
+    dist.install("acme-exploding", {"votakvot.sinks": {"exploding": f"{module}:ExplodingSink"}})
+    votakvot.init(path=local_root, **FAST)
+    with caplog.at_level(logging.WARNING, logger="votakvot"), votakvot.trial("exp") as t:
+        t.meter(x=1)
+        t.result = "fine"
+    assert "exploding" in caplog.text
+    assert "no space left on the audit device" in caplog.text
+    doc = read_yaml(f"{t.path}/votakvot.yaml")
+    assert doc["status"] == "done"
+    assert doc["result"] == "fine"
+    assert list(votakvot.metrics.load_csv_metrics(t.path)["x"]) == [1]
+
+
+def test_init_sinks_picks_sinks_by_name(dist, local_root):
+    """init(sinks=[...]) uses only the named sinks; init() without it uses every installed one."""
+    module = dist.module(SINK_SOURCE)
+    dist.install("acme-audit", {"votakvot.sinks": {"audit": f"{module}:AuditSink"}})
+    events = sys.modules.get(module) or __import__(module)
+
+    votakvot.init(path=local_root, sinks=["yaml"], **FAST)
+    with votakvot.trial("only-yaml") as only_yaml:
+        only_yaml.meter(x=1)
+    assert "metrics.csv" not in {p.name for p in Path(only_yaml.path).iterdir()}
+    assert read_yaml(f"{only_yaml.path}/votakvot.yaml")["status"] == "done"
+    assert events.EVENTS == []
+
+    votakvot.init(path=local_root, sinks=["yaml", "audit"], **FAST)
+    with votakvot.trial("yaml-and-audit") as chosen:
+        chosen.meter(x=1)
+    assert "metrics.csv" not in {p.name for p in Path(chosen.path).iterdir()}
+    assert [name for name, tid, _ in events.EVENTS if tid == chosen.tid] == ["Started", "Finished"]
+
+    votakvot.init(path=local_root, **FAST)
+    with votakvot.trial("all") as everything:
+        everything.meter(x=1)
+    assert "metrics.csv" in {p.name for p in Path(everything.path).iterdir()}
+    assert [name for name, tid, _ in events.EVENTS if tid == everything.tid] == ["Started", "Finished"]
+
+
+def test_plugins_env_switch_keeps_only_builtins(dist, monkeypatch):
+    """VOTAKVOT_PLUGINS=0 skips third-party entry points but keeps the built-ins."""
+    module = dist.module(SINK_SOURCE)
+    dist.install("acme-audit", {"votakvot.sinks": {"audit": f"{module}:AuditSink"}})
+    assert "audit" in plugins.entries("votakvot.sinks")
+    monkeypatch.setenv("VOTAKVOT_PLUGINS", "0")
+    plugins.reset()
+    sinks = plugins.entries("votakvot.sinks")
+    assert "audit" not in sinks
+    assert {"csv", "pickle", "yaml"} <= set(sinks)

@@ -1,0 +1,271 @@
+"""Loading trials from a real S3 endpoint (moto's server on 127.0.0.1) through s3fs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import time
+import uuid
+import warnings
+
+import fsspec
+import pandas as pd
+import pytest
+
+import votakvot
+import votakvot.metrics
+from conftest import run_python
+from votakvot.errors import TrialFailedError, TrialLoadError
+
+s3fs = pytest.importorskip("s3fs")
+pytestmark = pytest.mark.slow
+
+BUCKET = "votakvot-tests"
+STANDARD = ["tid", "trial", "status"]
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A moto S3 server on a free local port, with fsspec's s3 config pointing at it."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    saved_env = {k: os.environ.get(k) for k in CREDENTIALS}
+    saved_conf = fsspec.config.conf.get("s3")
+    os.environ.update(CREDENTIALS)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    fsspec.config.conf["s3"] = {"client_kwargs": {"endpoint_url": url}, "key": "testing", "secret": "testing"}
+    s3fs.S3FileSystem.clear_instance_cache()
+    fsspec.filesystem("s3").mkdir(BUCKET)
+    try:
+        yield url
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+        server.stop()
+        if saved_conf is None:
+            fsspec.config.conf.pop("s3", None)
+        else:
+            fsspec.config.conf["s3"] = saved_conf
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def s3_root(s3_endpoint):
+    """A fresh prefix in the test bucket; no s3fs instance (or its listing cache) outlives the test."""
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield f"s3://{BUCKET}/{uuid.uuid4().hex}"
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+def _fresh_reader() -> None:
+    """Forgets cached s3fs instances, so the next load reads S3 as another process would."""
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@votakvot.track()
+def train(lr, epochs=2):
+    """A tracked function that informs, meters and attaches."""
+    votakvot.inform(note=f"lr={lr}")
+    for epoch in range(epochs):
+        votakvot.meter(loss=lr / (epoch + 1))
+    with votakvot.attach("notes.txt", "w") as f:
+        f.write(f"trained with {lr}")
+    return {"acc": 1 - lr}
+
+
+@votakvot.track()
+def other(x):
+    """A second tracked function."""
+    return x
+
+
+def _write_trials(root: str) -> list[str]:
+    votakvot.init(path=root)
+    train(0.1)
+    train(0.2, epochs=3)
+    other(5)
+    _fresh_reader()
+    return sorted(votakvot.load_trials(root))
+
+
+def test_s3_report_loads_tracked_trials(s3_root):
+    """load_report on s3:// gives one row per tracked call with params, info and result columns."""
+    votakvot.init(path=s3_root)
+    train(0.1)
+    train(0.2, epochs=3)
+    _fresh_reader()
+    rep = votakvot.load_report()
+    assert list(rep.columns[:3]) == STANDARD
+    assert isinstance(rep.index, pd.RangeIndex)
+    rows = rep.sort_values("lr")
+    assert rows["lr"].tolist() == [0.1, 0.2]
+    assert rows["epochs"].tolist() == [2, 3]
+    assert rows["note"].tolist() == ["lr=0.1", "lr=0.2"]
+    assert rows["acc"].tolist() == pytest.approx([0.9, 0.8])
+    assert set(rows["status"]) == {"done"}
+    assert all(t.path.startswith(f"{s3_root}/") for t in rows["trial"])
+    full = votakvot.load_report(s3_root, full=True)
+    assert {"meta.system.node", "at.duration", "uid"} <= set(full.columns)
+
+
+def test_s3_load_trials_reads_attachments_and_metrics(s3_root):
+    """Trials loaded from S3 list and read their attachments and metrics."""
+    votakvot.init(path=s3_root)
+    train(0.2, epochs=3)
+    _fresh_reader()
+    (trial,) = votakvot.load_trials(s3_root).values()
+    assert trial.params == {"lr": 0.2, "epochs": 3}
+    assert trial.result == {"acc": 0.8}
+    assert trial.status == "done"
+    assert {"notes.txt", "metrics.csv"} <= set(trial.attached)
+    assert "votakvot.yaml" not in trial.attached
+    with trial.attach("notes.txt") as f:
+        assert f.read() == b"trained with 0.2"
+    assert trial.metrics()["loss"].tolist() == pytest.approx([0.2, 0.1, 0.2 / 3])
+    by_path = votakvot.metrics.load_csv_metrics(trial.path)
+    pd.testing.assert_frame_equal(by_path, trial.metrics())
+
+
+def test_s3_seed_report_trial_path_example(s3_root):
+    """The seed's rep.loc[0]['trial'].path works against S3."""
+    votakvot.init(path=s3_root)
+    train(0.5)
+    _fresh_reader()
+    rep = votakvot.load_report()
+    trial = rep.loc[0]["trial"].path
+    frame = votakvot.metrics.load_csv_metrics(trial)
+    assert frame["loss"].tolist() == [0.5, 0.25]
+
+
+def test_s3_globs(s3_root):
+    """Day, hour and function paths select trials on S3 as they do on disk."""
+    tids = _write_trials(s3_root)
+    module = train.__module__
+    for tid in tids:
+        day, hour = tid.split("/")[-3], tid.split("/")[-2].split(":")[0]
+        _fresh_reader()
+        got = set(votakvot.load_report(f"{s3_root}/**/{day}")["tid"])
+        assert got == {t for t in tids if t.split("/")[-3] == day}
+        _fresh_reader()
+        got = set(votakvot.load_report(f"{s3_root}/**/{day}/{hour}:*")["tid"])
+        assert got == {t for t in tids if t.split("/")[-3] == day and t.split("/")[-2].startswith(hour + ":")}
+    _fresh_reader()
+    rep = votakvot.load_report(f"{s3_root}/{module}/train")
+    assert sorted(rep["lr"]) == [0.1, 0.2]
+    _fresh_reader()
+    assert votakvot.load_report(f"{s3_root}/*/other")["result"].tolist() == [5]
+
+
+def test_s3_seed_concat_after_a_full_report(s3_root):
+    """The seed flow on one S3 filesystem: a full report, then day globs concatenated, finds every trial."""
+    tids = _write_trials(s3_root)
+    assert sorted(votakvot.load_report(s3_root)["tid"]) == tids
+    days = sorted({t.split("/")[-3] for t in tids})
+    assert len(votakvot.load_report(f"{s3_root}/**/{days[0]}")) >= 1
+    df = pd.concat(votakvot.load_report(f"{s3_root}/**/{day}/**") for day in days)
+    assert sorted(df["tid"]) == tids
+
+
+def test_s3_report_sees_trials_written_by_another_process(s3_root, s3_endpoint, tmp_path):
+    """A second load_report in the same process sees a trial another process wrote in between."""
+    votakvot.init(path=s3_root)
+    train(0.1)
+    assert len(votakvot.load_report()) == 1
+    conf = json.dumps({"client_kwargs": {"endpoint_url": s3_endpoint}, "key": "testing", "secret": "testing"})
+    code = f"""
+import votakvot
+votakvot.init(path={s3_root!r})
+with votakvot.trial("from-elsewhere", x=1) as t:
+    t.result = 2
+"""
+    proc = run_python(code, cwd=tmp_path, env={**CREDENTIALS, "FSSPEC_S3": conf}, stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    rep = votakvot.load_report()
+    assert len(rep) == 2
+    assert "from-elsewhere" in {t.split("/")[0] for t in rep["tid"]}
+
+
+def test_s3_failed_trial_result_raises_with_traceback(s3_root):
+    """A failed trial read from S3 raises TrialFailedError with its traceback text."""
+    votakvot.init(path=s3_root)
+    with pytest.raises(RuntimeError), votakvot.trial("bad", x=1):
+        raise RuntimeError("s3 boom")
+    _fresh_reader()
+    (trial,) = votakvot.load_trials(s3_root).values()
+    assert trial.status == "failed"
+    assert "traceback.txt" in trial.attached
+    with pytest.raises(TrialFailedError) as caught:
+        trial.result  # noqa: B018
+    assert "RuntimeError: s3 boom" in str(caught.value)
+    assert "Traceback (most recent call last)" in str(caught.value)
+
+
+def test_s3_broken_document_is_skipped_with_one_warning(s3_root):
+    """A broken votakvot.yaml on S3 is skipped with one warning naming it; safe=False raises."""
+    tids = _write_trials(s3_root)
+    fs = fsspec.filesystem("s3")
+    folder = f"{s3_root}/broken/t"
+    fs.pipe_file(f"{folder}/votakvot.yaml", b"status: done\nparams: {a: [1, 2,")
+    _fresh_reader()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        rep = votakvot.load_report(s3_root)
+    assert sorted(rep["tid"]) == tids
+    messages = [str(w.message) for w in record if not issubclass(w.category, DeprecationWarning)]
+    assert len(messages) == 1 and folder.split("://", 1)[1] in messages[0]
+    with pytest.raises(TrialLoadError):
+        votakvot.load_report(s3_root, safe=False)
+
+
+def test_s3_hostile_document_stays_inert(s3_root, tmp_path):
+    """A python tag in a votakvot.yaml on S3 loads as an InertObject and runs nothing."""
+    marker = tmp_path / "PWNED"
+    fs = fsspec.filesystem("s3")
+    fs.pipe_file(
+        f"{s3_root}/evil/t/votakvot.yaml",
+        f'status: done\nresult: !!python/object/apply:os.system ["touch {marker}"]\n'.encode(),
+    )
+    _fresh_reader()
+    (trial,) = votakvot.load_trials(s3_root).values()
+    rep = votakvot.load_report(s3_root, full=True)
+    time.sleep(0.2)
+    assert not marker.exists()
+    assert isinstance(trial.result, votakvot.InertObject)
+    assert "os.system" in trial.result.tag
+    assert isinstance(rep.loc[0, "result"], votakvot.InertObject)
+
+
+@pytest.mark.parametrize("where", ["missing-prefix", "glob-matching-nothing"])
+def test_s3_no_trials_gives_empty_frame(s3_root, where):
+    """A missing prefix or a glob matching nothing on S3 gives an empty frame with the standard columns."""
+    _write_trials(s3_root)
+    path = f"{s3_root}/nothing-here" if where == "missing-prefix" else f"{s3_root}/**/99-01-01"
+    rep = votakvot.load_report(path)
+    assert list(rep.columns) == STANDARD
+    assert len(rep) == 0
+    assert votakvot.load_trials(path) == {}
+
+
+def test_s3_missing_bucket_gives_empty_frame(s3_endpoint):
+    """A bucket that does not exist holds no trials: an empty frame, not a crash."""
+    rep = votakvot.load_report(f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/exp")
+    assert list(rep.columns) == STANDARD
+    assert len(rep) == 0
