@@ -4,7 +4,5 @@ from __future__ import annotations
 
 # Root folder or fsspec URL used before (or without) votakvot.init(path=...).
 PATH = "VOTAKVOT_PATH"
-# Folder for the local report index cache; defaults to the platform cache folder.
-CACHE_DIR = "VOTAKVOT_CACHE_DIR"
 # Set to "0" to skip entry-point discovery and use only the built-in plug-ins.
 PLUGINS = "VOTAKVOT_PLUGINS"

@@ -96,7 +96,10 @@ class _Repo:
         except TypeError:  # detached HEAD
             branch = None
         dirty = bool(repo.git.status("--porcelain", "--untracked-files=no", env=_READ_ONLY))
-        describe = repo.git.describe("--always", "--tags", "--dirty", env=_READ_ONLY) if commit else None
+        # Not `describe --dirty`: it refreshes (rewrites) the user's index whatever the env says.
+        describe = repo.git.describe("--always", "--tags", env=_READ_ONLY) if commit else None
+        if describe and dirty:
+            describe += "-dirty"
         return GitState(self.root, branch, commit, describe, dirty, self._treeish())
 
     def _treeish(self) -> str | None:

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from . import _layout, _settings
+from . import _envvars, _layout, _settings
 from ._loaded import Trial
 from ._storage import FsspecStore, LocalStore, Store, open_store
 from .errors import TrialLoadError
@@ -35,7 +35,10 @@ def _glob_base(path: str) -> str:
 
 
 def _walk_local(top: str) -> Iterator[str]:
-    """Yields every folder below `top` (itself included) that holds a votakvot.yaml."""
+    """Yields every folder below `top` (itself included) that holds a votakvot.yaml.
+
+    Symlinked folders are not followed (a link loop must not multiply trials), nor are hidden ones.
+    """
     stack = [top]
     while stack:
         folder = stack.pop()
@@ -54,37 +57,113 @@ def _walk_local(top: str) -> Iterator[str]:
             yield folder
 
 
-def _local_folders(pattern: str) -> list[str]:
-    import glob
+def _local_glob(pattern: str) -> list[str]:
+    """Expands `*`, `?`, `[...]` within segments and `**` across them, never through symlinks."""
+    import fnmatch
 
-    if not _has_glob(pattern):
-        return sorted(_walk_local(pattern)) if os.path.isdir(pattern) else []
+    base = _glob_base(pattern)
+    matched = [base or os.sep]
+    for segment in pattern[len(base) :].strip("/").split("/"):
+        following: list[str] = []
+        for folder in matched:
+            if segment == "**":
+                following.extend(_subfolders(folder))
+            elif _has_glob(segment):
+                try:
+                    with os.scandir(folder) as it:
+                        for entry in it:
+                            hidden = entry.name.startswith(".") and not segment.startswith(".")
+                            if not hidden and fnmatch.fnmatchcase(entry.name, segment):
+                                following.append(entry.path)
+                except OSError:
+                    continue
+            else:
+                candidate = os.path.join(folder, segment)
+                if os.path.lexists(candidate):
+                    following.append(candidate)
+        matched = following
+    return matched
+
+
+def _subfolders(top: str) -> Iterator[str]:
+    """Yields `top` and every folder below it, without following symlinks or entering hidden ones."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        yield folder
+        try:
+            with os.scandir(folder) as it:
+                stack.extend(
+                    e.path for e in it if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+                )
+        except OSError:
+            continue
+
+
+def _local_folders(pattern: str) -> list[str]:
+    matches = _local_glob(pattern) if _has_glob(pattern) else [pattern]
     found: set[str] = set()
-    for match in glob.glob(glob.escape(_glob_base(pattern)) + pattern[len(_glob_base(pattern)) :], recursive=True):
-        if os.path.isdir(match):
-            found.update(_walk_local(match))
-        elif os.path.basename(match) == _layout.DOCUMENT:
-            found.add(os.path.dirname(match))
+    roots: list[str] = []
+    for match in matches:
+        if os.path.basename(match) == _layout.DOCUMENT:
+            found.add(os.path.dirname(match))  # read later; a non-file document is then reported
+        elif os.path.isdir(match) and (match == pattern or not os.path.islink(match)):
+            roots.append(match)
+    roots.sort()
+    walked: list[str] = []
+    for top in roots:  # a folder below one already walked adds nothing new
+        if walked and (top == walked[-1] or top.startswith(walked[-1].rstrip(os.sep) + os.sep)):
+            continue
+        walked.append(top)
+        found.update(_walk_local(top))
     return sorted(found)
 
 
+def _segments_match(parts: list[str], patterns: list[str]) -> bool:
+    """Tells whether path segments match glob segments (`**` spans zero or more segments)."""
+    import fnmatch
+
+    if not patterns:
+        return not parts
+    head, rest = patterns[0], patterns[1:]
+    if head == "**":
+        return any(_segments_match(parts[i:], rest) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], head) and _segments_match(parts[1:], rest)
+
+
 def _remote_folders(store: FsspecStore, pattern: str) -> list[str]:
+    """Lists the store once below the glob's base and keeps trial folders at or below a match."""
     fs = store.fs
-    suffix = "/" + _layout.DOCUMENT
-    if _has_glob(pattern):
-        matches = fs.glob(pattern)
-        bases = [m for m in matches if not m.endswith(suffix)]
-        docs = {m[: -len(suffix)] for m in matches if m.endswith(suffix)}
+    base = _glob_base(pattern).rstrip("/")
+    fs.invalidate_cache()  # listings cached by an earlier load may be stale or partial
+    try:
+        listing = fs.find(base or pattern, withdirs=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    doc_suffix = "/" + _layout.DOCUMENT
+    if not _has_glob(pattern):
+        if pattern.endswith(doc_suffix):
+            return [pattern[: -len(doc_suffix)]] if pattern in listing or fs.exists(pattern) else []
+        wanted = [pattern.rstrip("/")]
     else:
-        bases, docs = [pattern], set()
-    for base in bases:
-        try:
-            for path in fs.find(base):
-                if path.endswith(suffix) and "/." not in path[len(base) :]:
-                    docs.add(path[: -len(suffix)])
-        except (FileNotFoundError, NotADirectoryError):
+        wanted = []
+    patterns = pattern[len(base) :].strip("/").split("/") if _has_glob(pattern) else []
+    found = set()
+    for path in listing:
+        path = path.rstrip("/")
+        if not path.endswith(doc_suffix) or "/." in path[len(base) :]:
             continue
-    return sorted(docs)
+        folder = path[: -len(doc_suffix)]
+        if wanted:
+            if folder == wanted[0] or folder.startswith(wanted[0] + "/"):
+                found.add(folder)
+            continue
+        parts = folder[len(base) :].strip("/").split("/") if folder != base else []
+        if any(_segments_match(parts[:depth], patterns) for depth in range(len(parts) + 1)) or _segments_match(
+            [*parts, _layout.DOCUMENT], patterns
+        ):
+            found.add(folder)
+    return sorted(found)
 
 
 def _relative(folder: str, anchors: list[str], sep: str) -> str:
@@ -93,6 +172,9 @@ def _relative(folder: str, anchors: list[str], sep: str) -> str:
         head = anchor.rstrip(sep) + sep
         if anchor and folder.startswith(head):
             return folder[len(head) :].replace(sep, "/")
+    for anchor in anchors:  # the folder is an anchor itself: name it by its last segment
+        if folder == anchor:
+            return folder.rstrip(sep).rsplit(sep, 1)[-1]
     return folder
 
 
@@ -106,8 +188,12 @@ def _find(path: str | os.PathLike[str] | None) -> tuple[Store, list[tuple[str, s
         assert isinstance(store, FsspecStore)
         folders = _remote_folders(store, pattern)
     root_store, root = open_store(root_url)
-    anchors = [root] if store.url(root) == root_store.url(root) else []
-    anchors.append(_glob_base(pattern) or pattern)
+    base = _glob_base(pattern) or pattern
+    if base.endswith(store.sep + _layout.DOCUMENT):
+        base = base[: -len(_layout.DOCUMENT) - 1]
+    same_store = type(root_store) is type(store) and store.url(root) == root_store.url(root)
+    explicit_root = _settings.current().path is not None or bool(os.environ.get(_envvars.PATH))
+    anchors = ([root, base] if explicit_root else [base, root]) if same_store else [base]
     return store, [(f, _relative(f, anchors, store.sep)) for f in folders]
 
 
@@ -149,7 +235,7 @@ def load_trials(
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any], budget: list[int]) -> None:
-    if isinstance(value, dict) and (value or not prefix):
+    if isinstance(value, dict):
         for key, child in value.items():
             _flatten(child, f"{prefix}.{key}" if prefix else str(key), out, budget)
     else:
@@ -206,8 +292,8 @@ def load_report(
             extra: dict[str, Any] = {}
             if full:
                 _flatten(dict(data), "", extra, budget)
-                if not isinstance(dict.get(data, "result"), dict):
-                    extra.pop("result", None)
+                for derived in ("tid", "status"):  # the loaded values (e.g. `crashed`) win
+                    extra.pop(derived, None)
             status = trial.status
         except (TrialLoadError, OSError) as e:
             if not safe:
@@ -223,14 +309,17 @@ def load_report(
         for section in _SECTIONS:
             for name in row[section]:
                 owners.setdefault(name, set()).add(section)
+    for extra in extras:  # with full=True the document's own fields keep their names
+        for name in extra:
+            if name in owners and not name.startswith(_SECTIONS):
+                owners[name].add("document")
     rows = []
     for trial, row, extra in zip(kept, sections, extras, strict=True):
         out: dict[str, Any] = {"tid": trial.tid, "trial": trial, "status": row["_"]["status"]}
         for section in _SECTIONS:
             for name, value in row[section].items():
                 out[_column(section, name, owners[name])] = value
-        for name, value in extra.items():
-            out.setdefault(name, value)
+        out.update(extra)
         rows.append(out)
     if not rows:
         return pd.DataFrame(columns=list(STANDARD_COLUMNS))

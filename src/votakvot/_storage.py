@@ -7,6 +7,7 @@ import); URLs with a protocol go through fsspec. Every write a reader may see is
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from typing import IO, Any
 
@@ -97,7 +98,11 @@ class LocalStore(Store):
         return open(path, mode, **kwargs)
 
     def read_bytes(self, path: str) -> bytes:
-        with open(path, "rb") as f:
+        # O_NONBLOCK: a named pipe planted as a trial file must not hang the reader.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{path} is not a regular file")
             return f.read()
 
     def exists(self, path: str) -> bool:
@@ -123,7 +128,9 @@ class FsspecStore(Store):
         self._atomic_put = protocol in _ATOMIC_PUT_PROTOCOLS
 
     def url(self, path: str) -> str:
-        return self.fs.unstrip_protocol(path)
+        if self.protocol == "memory":  # memory:// paths carry a leading "/" the user did not write
+            return "memory://" + path.lstrip("/")
+        return str(self.fs.unstrip_protocol(path))
 
     def makedirs(self, path: str) -> None:
         self.fs.makedirs(path, exist_ok=True)
