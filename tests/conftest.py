@@ -56,7 +56,9 @@ def read_yaml(url_or_path: str) -> dict:
         return yaml.safe_load(f.read())
 
 
-def run_python(code: str, *, cwd: str | os.PathLike[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+def run_python(
+    code: str, *, cwd: str | os.PathLike[str], env: dict[str, str] | None = None, **kwargs
+) -> subprocess.Popen:
     """Starts `python -c code` with votakvot importable, in `cwd`."""
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = SRC + os.pathsep + full_env.get("PYTHONPATH", "")

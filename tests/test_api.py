@@ -137,3 +137,16 @@ def test_version_is_a_string():
     assert isinstance(votakvot.__version__, str)
     assert votakvot.__version__ == version("votakvot")
     assert sys.modules["votakvot"] is votakvot
+
+
+def test_missing_filesystem_package_names_the_extra(tmp_path):
+    """A URL whose fsspec implementation is not installed raises MissingDependencyError naming the extra."""
+    import importlib.util
+
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here")
+    votakvot.init(path="gs://some-bucket/exp")
+    with pytest.raises(votakvot.errors.MissingDependencyError, match=r"votakvot\[gcs\]"), votakvot.trial("x"):
+        pass
+    with pytest.raises(ImportError):
+        votakvot.load_report("gs://some-bucket/exp")

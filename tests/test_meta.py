@@ -297,3 +297,45 @@ def test_seed_example_runs_as_written(repo):
     assert os.path.dirname(t.path).startswith(str(repo))
     assert "git" not in meta
     assert meta["system"]["cwd"] == str(repo)
+
+
+def test_hung_provider_costs_one_timeout_then_is_skipped(local_root, caplog):
+    """A plug-in provider that hangs delays one trial by meta_timeout at most, then is never called again."""
+    import threading
+    import time
+
+    release = threading.Event()
+    calls = []
+
+    def hung():
+        calls.append(1)
+        release.wait(30)
+        return "late"
+
+    providers = dict(votakvot.meta.providers)
+    providers["plugin.hung"] = hung
+    votakvot.init(path=local_root, meta_providers=providers, meta_timeout=0.3)
+    try:
+        with caplog.at_level(logging.WARNING, logger="votakvot.meta"):
+            start = time.monotonic()
+            with votakvot.trial("first") as first:
+                pass
+            took = time.monotonic() - start
+            with votakvot.trial("second") as second:
+                pass
+        assert took < 5
+        assert "plugin" not in first.meta and "plugin" not in second.meta
+        assert "system" in first.meta and "system" in second.meta
+        assert calls == [1]
+        assert "plugin.hung" in caplog.text and "skipped from now on" in caplog.text
+    finally:
+        release.set()
+
+
+def test_plugin_provider_values_are_collected(local_root):
+    """Providers that are not built-ins run on the helper thread and their values land in meta."""
+    providers = {"custom.answer": lambda: 42, "custom.nested.value": lambda: "x", "custom.none": lambda: None}
+    votakvot.init(path=local_root, meta_providers=providers)
+    with votakvot.trial("t") as t:
+        pass
+    assert read_yaml(f"{t.path}/votakvot.yaml")["meta"] == {"custom": {"answer": 42, "nested": {"value": "x"}}}

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_python
 
 import votakvot
+from conftest import run_python
 
 
 def _csv_rows(path: str) -> list[dict[str, str]]:
@@ -60,8 +60,8 @@ def test_every_metric_file_is_plain_csv(local_root):
     names = sorted(n for n in os.listdir(t.path) if n.endswith(".csv"))
     assert names == ["metrics.1.csv", "metrics.csv", "metrics.eval.csv"]
     for name in names:
-        rows = list(csv.reader(open(os.path.join(t.path, name), newline="")))
-        assert rows[0][:2] == ["step", "time"]
+        with open(os.path.join(t.path, name), newline="") as f:
+            assert next(csv.reader(f))[:2] == ["step", "time"]
     assert _csv_rows(os.path.join(t.path, "metrics.1.csv"))[0]["b"] == 'with "quotes", and commas'
 
 

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import read_yaml, run_python
 
 import votakvot
+from conftest import read_yaml, run_python
 
 
 class CountTo(votakvot.resumable_fn):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from typing import Any
@@ -32,6 +33,9 @@ class YamlTrialSink:
         self.store = trial.store
         self.doc_path = trial.store.join(trial.folder, _layout.DOCUMENT)
         self.dirty = False
+        self.closed = False
+        # The ticker thread and the trial's thread both write; the final document must land last.
+        self.lock = threading.Lock()
         self.last_beat = 0.0
         self._meta_text: str | None = None
         self._warned: set[str] = set()
@@ -51,16 +55,27 @@ class YamlTrialSink:
         text = self.trial.traceback_text
         if text:
             self.store.write_atomic(self.store.join(self.trial.folder, _layout.TRACEBACK), text.encode())
-        self.write()
+        with self.lock:
+            self.closed = True
+            self._write()
 
     def tick(self, now: float) -> None:
-        if self.dirty:
-            self.write()
-        if now - self.last_beat >= self.trial.settings.heartbeat:
-            self.store.write_atomic(self.store.join(self.trial.folder, _layout.HEARTBEAT), f"{now:.3f}\n".encode())
-            self.last_beat = now
+        with self.lock:
+            if self.closed:
+                return
+            if self.dirty:
+                self._write()
+            if now - self.last_beat >= self.trial.settings.heartbeat:
+                beat = f"{now:.3f}\n".encode()
+                self.store.write_atomic(self.store.join(self.trial.folder, _layout.HEARTBEAT), beat)
+                self.last_beat = now
 
     def write(self) -> None:
+        """Writes the document now (atomically)."""
+        with self.lock:
+            self._write()
+
+    def _write(self) -> None:
         self.dirty = False
         doc = self.trial.document()
         meta = doc.pop("meta")
