@@ -1069,8 +1069,10 @@ def render(meta: dict, agg: dict, a) -> str:
     for n in (n3, n3l):
         fl = get("w3.floor", n)
         if fl and fl.get("first"):
+            vk = get("w3.vk", n, "cold")
+            vs = f"; votakvot's cold load is {rfmt(vk['median'] / fl['first'])} that" if vk else ""
             notes.append(f"W4b first try (cold) at {n:,} trials: {_fmt(fl['first'])} s (the floor column is the "
-                         f"best of {FLOOR_TRIES}).")
+                         f"best of {FLOOR_TRIES}{vs}).")
     if ss and ss.get("reads_s"):
         notes.append(f"S3 one-at-a-time: the cat_file loop alone took {_fmt(ss['reads_s'])} s."
                      + ("" if a.s3_latency else " The moto server answers from one Python process, so with no "

@@ -56,9 +56,10 @@ def main(root: str) -> None:
     print(f"Leibniz series with 200,000 terms: {leibniz:.6f}")
 
     report = votakvot.load_report(root)
-    columns = [c for c in ("tid", "status", "n", "seed", "result", "error") if c in report.columns]
-    print(report[columns].to_string(index=False))
-    runs = report[report.tid.str.contains("estimate_pi")]
+    print(report[["tid", "status", "result"]].to_string(index=False))
+    runs = votakvot.load_report(f"{root}/__main__/estimate_pi")
+    print("\nestimate_pi runs:")
+    print(runs[["n", "seed", "result", "error"]].sort_values(["n", "seed"]).to_string(index=False))
     print("\nmean |error| by n:")
     print(runs.groupby("n")["error"].mean().to_string())
     first = runs.iloc[0]["trial"]

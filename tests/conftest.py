@@ -20,6 +20,7 @@ SRC = str(Path(__file__).resolve().parent.parent / "src")
 def _clean_votakvot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Resets votakvot's process-wide state and runs each test in its own empty folder."""
     monkeypatch.delenv("VOTAKVOT_PATH", raising=False)
+    monkeypatch.setenv("VOTAKVOT_CACHE_DIR", str(tmp_path / "votakvot-cache"))
     monkeypatch.chdir(tmp_path)
     votakvot.testing.reset()
     yield

@@ -6,3 +6,7 @@ from __future__ import annotations
 PATH = "VOTAKVOT_PATH"
 # Set to "0" to skip entry-point discovery and use only the built-in plug-ins.
 PLUGINS = "VOTAKVOT_PLUGINS"
+# Folder of the local report index cache (default: $XDG_CACHE_HOME/votakvot or ~/.cache/votakvot).
+CACHE_DIR = "VOTAKVOT_CACHE_DIR"
+# Set to "0" to load reports without the local index (every document is parsed every time).
+INDEX = "VOTAKVOT_INDEX"

@@ -12,6 +12,8 @@ from ._storage import Store
 from .errors import TrialFailedError, TrialLoadError
 
 LIVE_STATUSES = ("running", "resumed")
+# Where the `meta` section starts in documents votakvot wrote: right after the `version` line.
+_META_AFTER_VERSION = b"\nmeta:\n"
 # A live trial whose newest sign of life is older than this (or 4 heartbeats) is `crashed`.
 STALE_AFTER_S = 60.0
 
@@ -72,16 +74,40 @@ class Trial:
     def data(self) -> AttrDict:
         """The whole `votakvot.yaml` document, with attribute access on nested dicts."""
         if self._data is None:
-            raw = self._raw if self._raw is not None else self.store.read_bytes(self._file(_layout.DOCUMENT))
+            self._data = AttrDict(self._parse(self._document_bytes()))
             self._raw = None
-            try:
-                doc = _yaml.loads(raw, trusted=self.trusted)
-            except Exception as e:
-                raise TrialLoadError(f"{self.path}: votakvot.yaml is not valid YAML ({e})") from e
-            if not isinstance(doc, dict) or "status" not in doc:
-                raise TrialLoadError(f"{self.path}: votakvot.yaml is not a votakvot trial document (no 'status')")
-            self._data = AttrDict(doc)
         return self._data
+
+    def head(self) -> dict[str, Any]:
+        """The document without its `meta` section, parsed only as far as needed.
+
+        votakvot writes `meta` last, right after `version`, so a report that needs no metadata
+        parses about half of each document. Any other layout is parsed whole.
+        """
+        if self._data is not None:
+            return self._data
+        raw = self._document_bytes()
+        cut = raw.find(_META_AFTER_VERSION)
+        if cut < 0 or raw.find(b"\nmeta:", cut + len(_META_AFTER_VERSION)) >= 0:
+            return self.data
+        try:
+            return self._parse(raw[: cut + 1])
+        except TrialLoadError:  # the cut fell inside something odd: the whole document decides
+            return self.data
+
+    def _document_bytes(self) -> bytes:
+        if self._raw is None:
+            self._raw = self.store.read_bytes(self._file(_layout.DOCUMENT))
+        return self._raw
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
+        try:
+            doc = _yaml.loads(raw, trusted=self.trusted)
+        except Exception as e:
+            raise TrialLoadError(f"{self.path}: votakvot.yaml is not valid YAML ({e})") from e
+        if not isinstance(doc, dict) or "status" not in doc:
+            raise TrialLoadError(f"{self.path}: votakvot.yaml is not a votakvot trial document (no 'status')")
+        return doc
 
     def _section(self, key: str) -> AttrDict:
         value = dict.get(self.data, key)
@@ -114,7 +140,7 @@ class Trial:
     @property
     def status(self) -> str:
         """The recorded status; a live one whose heartbeat went stale reads as `crashed`."""
-        status = str(dict.get(self.data, "status"))
+        status = str(self.head().get("status"))
         if status in LIVE_STATUSES and not self._alive():
             return "crashed"
         return status

@@ -1,169 +1,22 @@
-"""Finding trial folders by path or glob, and turning them into `load_trials` / `load_report`."""
+"""`load_trials` and `load_report`: trial folders found by path or glob, read back in bulk."""
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
-from . import _envvars, _layout, _settings
-from ._loaded import Trial
-from ._storage import FsspecStore, LocalStore, Store, open_store
+from . import _discovery, _envvars, _index, _layout, _settings
+from ._loaded import LIVE_STATUSES, Trial
+from ._storage import Store, open_store
 from .errors import TrialLoadError
-
-log = logging.getLogger("votakvot.report")
 
 STANDARD_COLUMNS = ("tid", "trial", "status")
 _SECTIONS = ("params", "info", "result")
 _MAX_COLUMNS_PER_TRIAL = 10_000
-_GLOB_CHARS = "*?["
 
-
-def _has_glob(path: str) -> bool:
-    return any(c in path for c in _GLOB_CHARS)
-
-
-def _glob_base(path: str) -> str:
-    """Returns the part of `path` before its first segment with a glob character."""
-    parts = path.split("/")
-    for i, part in enumerate(parts):
-        if _has_glob(part):
-            return "/".join(parts[:i])
-    return path
-
-
-def _walk_local(top: str) -> Iterator[str]:
-    """Yields every folder below `top` (itself included) that holds a votakvot.yaml.
-
-    Symlinked folders are not followed (a link loop must not multiply trials), nor are hidden ones.
-    """
-    stack = [top]
-    while stack:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError:
-            continue
-        has_doc = False
-        for entry in entries:
-            if entry.name == _layout.DOCUMENT:
-                has_doc = True
-            elif not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
-        if has_doc:
-            yield folder
-
-
-def _local_glob(pattern: str) -> list[str]:
-    """Expands `*`, `?`, `[...]` within segments and `**` across them, never through symlinks."""
-    import fnmatch
-
-    base = _glob_base(pattern)
-    matched = [base or os.sep]
-    for segment in pattern[len(base) :].strip("/").split("/"):
-        following: list[str] = []
-        for folder in matched:
-            if segment == "**":
-                following.extend(_subfolders(folder))
-            elif _has_glob(segment):
-                try:
-                    with os.scandir(folder) as it:
-                        for entry in it:
-                            hidden = entry.name.startswith(".") and not segment.startswith(".")
-                            if not hidden and fnmatch.fnmatchcase(entry.name, segment):
-                                following.append(entry.path)
-                except OSError:
-                    continue
-            else:
-                candidate = os.path.join(folder, segment)
-                if os.path.lexists(candidate):
-                    following.append(candidate)
-        matched = following
-    return matched
-
-
-def _subfolders(top: str) -> Iterator[str]:
-    """Yields `top` and every folder below it, without following symlinks or entering hidden ones."""
-    stack = [top]
-    while stack:
-        folder = stack.pop()
-        yield folder
-        try:
-            with os.scandir(folder) as it:
-                stack.extend(
-                    e.path for e in it if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
-                )
-        except OSError:
-            continue
-
-
-def _local_folders(pattern: str) -> list[str]:
-    matches = _local_glob(pattern) if _has_glob(pattern) else [pattern]
-    found: set[str] = set()
-    roots: list[str] = []
-    for match in matches:
-        if os.path.basename(match) == _layout.DOCUMENT:
-            found.add(os.path.dirname(match))  # read later; a non-file document is then reported
-        elif os.path.isdir(match) and (match == pattern or not os.path.islink(match)):
-            roots.append(match)
-    roots.sort()
-    walked: list[str] = []
-    for top in roots:  # a folder below one already walked adds nothing new
-        if walked and (top == walked[-1] or top.startswith(walked[-1].rstrip(os.sep) + os.sep)):
-            continue
-        walked.append(top)
-        found.update(_walk_local(top))
-    return sorted(found)
-
-
-def _segments_match(parts: list[str], patterns: list[str]) -> bool:
-    """Tells whether path segments match glob segments (`**` spans zero or more segments)."""
-    import fnmatch
-
-    if not patterns:
-        return not parts
-    head, rest = patterns[0], patterns[1:]
-    if head == "**":
-        return any(_segments_match(parts[i:], rest) for i in range(len(parts) + 1))
-    return bool(parts) and fnmatch.fnmatchcase(parts[0], head) and _segments_match(parts[1:], rest)
-
-
-def _remote_folders(store: FsspecStore, pattern: str) -> list[str]:
-    """Lists the store once below the glob's base and keeps trial folders at or below a match."""
-    fs = store.fs
-    base = _glob_base(pattern).rstrip("/")
-    fs.invalidate_cache()  # listings cached by an earlier load may be stale or partial
-    try:
-        listing = fs.find(base or pattern, withdirs=True)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    doc_suffix = "/" + _layout.DOCUMENT
-    if not _has_glob(pattern):
-        if pattern.endswith(doc_suffix):
-            return [pattern[: -len(doc_suffix)]] if pattern in listing or fs.exists(pattern) else []
-        wanted = [pattern.rstrip("/")]
-    else:
-        wanted = []
-    patterns = pattern[len(base) :].strip("/").split("/") if _has_glob(pattern) else []
-    found = set()
-    for path in listing:
-        path = path.rstrip("/")
-        if not path.endswith(doc_suffix) or "/." in path[len(base) :]:
-            continue
-        folder = path[: -len(doc_suffix)]
-        if wanted:
-            if folder == wanted[0] or folder.startswith(wanted[0] + "/"):
-                found.add(folder)
-            continue
-        parts = folder[len(base) :].strip("/").split("/") if folder != base else []
-        if any(_segments_match(parts[:depth], patterns) for depth in range(len(parts) + 1)) or _segments_match(
-            [*parts, _layout.DOCUMENT], patterns
-        ):
-            found.add(folder)
-    return sorted(found)
+# An index entry: (signature, document tid, status, sections, full extras or None).
+Entry = tuple[Any, Any, str, dict[str, dict[str, Any]], "dict[str, Any] | None"]
 
 
 def _relative(folder: str, anchors: list[str], sep: str) -> str:
@@ -178,62 +31,6 @@ def _relative(folder: str, anchors: list[str], sep: str) -> str:
     return folder
 
 
-def _find(path: str | os.PathLike[str] | None) -> tuple[Store, list[tuple[str, str]]]:
-    root_url = _settings.current().root()
-    url = os.fspath(path) if path is not None else root_url
-    store, pattern = open_store(url)
-    if isinstance(store, LocalStore):
-        folders = _local_folders(pattern)
-    else:
-        assert isinstance(store, FsspecStore)
-        folders = _remote_folders(store, pattern)
-    root_store, root = open_store(root_url)
-    base = _glob_base(pattern) or pattern
-    if base.endswith(store.sep + _layout.DOCUMENT):
-        base = base[: -len(_layout.DOCUMENT) - 1]
-    same_store = type(root_store) is type(store) and store.url(root) == root_store.url(root)
-    explicit_root = _settings.current().path is not None or bool(os.environ.get(_envvars.PATH))
-    anchors = ([root, base] if explicit_root else [base, root]) if same_store else [base]
-    return store, [(f, _relative(f, anchors, store.sep)) for f in folders]
-
-
-def load_trials(
-    path: str | os.PathLike[str] | None = None,
-    *,
-    safe: bool = True,
-    trusted: bool = False,
-) -> dict[str, Trial]:
-    """Loads every trial below `path` (default: the root from `init`) as `{tid: votakvot.Trial}`.
-
-    `path` is a folder or fsspec URL and may hold globs (`*` within a segment, `**` across).
-    A trial folder that cannot be read is skipped with a warning (raised with `safe=False`).
-    `trusted=True` builds `!!python/...` values (which can run code from the files).
-
-        trials = votakvot.load_trials("./my-results/**/21-05-20")
-    """
-    store, found = _find(path)
-    docs = store.read_many([store.join(folder, _layout.DOCUMENT) for folder, _ in found])
-    trials: dict[str, Trial] = {}
-    for folder, tid in found:
-        raw = docs.get(store.join(folder, _layout.DOCUMENT))
-        try:
-            if isinstance(raw, Exception) or raw is None:
-                raise TrialLoadError(f"{store.url(folder)}: cannot read votakvot.yaml ({raw!r})")
-            trial = Trial(store, folder, tid, document=raw, trusted=trusted)
-            doc_tid = dict.get(trial.data, "tid")
-        except (TrialLoadError, OSError) as e:
-            if not safe:
-                raise TrialLoadError(str(e)) from e
-            warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=3)
-            continue
-        if isinstance(doc_tid, str) and store.url(folder).replace("\\", "/").endswith("/" + doc_tid):
-            trial.tid = doc_tid
-        if trial.tid in trials:
-            trial.tid = store.url(folder)
-        trials[trial.tid] = trial
-    return trials
-
-
 def _flatten(value: Any, prefix: str, out: dict[str, Any], budget: list[int]) -> None:
     if isinstance(value, dict):
         for key, child in value.items():
@@ -243,6 +40,135 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any], budget: list[int]) ->
         if budget[0] < 0:
             raise TrialLoadError(f"more than {_MAX_COLUMNS_PER_TRIAL} fields; not a plain trial document")
         out[prefix] = value
+
+
+def _row(
+    doc: dict[str, Any], full: dict[str, Any] | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """Flattens a document into its report sections (and, for full=True, every field)."""
+    budget = [_MAX_COLUMNS_PER_TRIAL]
+    sections: dict[str, dict[str, Any]] = {}
+    for section in _SECTIONS:
+        flat: dict[str, Any] = {}
+        value = doc.get(section)
+        if isinstance(value, dict):
+            _flatten(value, "", flat, budget)
+        elif section == "result":
+            flat["result"] = value
+        sections[section] = flat
+    extra = None
+    if full is not None:
+        extra = {}
+        _flatten(full, "", extra, budget)
+        for derived in ("tid", "status"):  # the loaded values (e.g. `crashed`) win
+            extra.pop(derived, None)
+    return sections, extra
+
+
+class _Loaded:
+    """One trial found by a load, with its report row when it was asked for."""
+
+    __slots__ = ("extra", "sections", "status", "trial")
+
+    def __init__(self, trial: Trial, status: str, sections: dict[str, dict[str, Any]] | None, extra: Any) -> None:
+        self.trial, self.status, self.sections, self.extra = trial, status, sections, extra
+
+
+def _load(
+    path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
+) -> list[_Loaded]:
+    settings = _settings.current()
+    root_url = settings.root()
+    store, pattern = open_store(os.fspath(path) if path is not None else root_url)
+    use_index = (index if index is not None else _index.enabled()) and not trusted
+    cache = _index.Index(store.url(_discovery.glob_base(pattern, store.sep) or pattern)).load() if use_index else None
+    base, found = _discovery.find(store, pattern, cache.listings if cache is not None else None)
+    anchors = _anchors(store, base, root_url, settings)
+
+    loaded: list[_Loaded] = []
+    stale: list[str] = []
+    for folder, signature in sorted(found.items()):
+        entry = cache.entries.get(folder) if cache is not None else None
+        if entry is None or signature is None or entry[0] != signature or (full and entry[4] is None):
+            stale.append(folder)
+            continue
+        trial = Trial(store, folder, _tid(store, folder, anchors, entry[1]))
+        status = trial.status if entry[2] in LIVE_STATUSES else entry[2]
+        loaded.append(_Loaded(trial, status, entry[3], entry[4]))
+
+    documents = store.read_many([store.join(folder, _layout.DOCUMENT) for folder in stale])
+    for folder in stale:
+        raw = documents.get(store.join(folder, _layout.DOCUMENT))
+        trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)
+        try:
+            if not isinstance(raw, bytes):
+                raise TrialLoadError(f"{store.url(folder)}: cannot read votakvot.yaml ({raw!r})")
+            doc = trial.data if full else trial.head()
+            trial.tid = _tid(store, folder, anchors, doc.get("tid"))
+            sections, extra = _row(doc, dict(trial.data) if full else None) if rows else (None, None)
+            status = trial.status
+        except (TrialLoadError, OSError) as e:
+            if not safe:
+                raise TrialLoadError(str(e)) from e
+            warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=4)
+            continue
+        if cache is not None and rows and found[folder] is not None:
+            cache.entries[folder] = (found[folder], doc.get("tid"), str(doc.get("status")), sections, extra)
+            cache.changed = True
+        loaded.append(_Loaded(trial, status, sections, extra))
+
+    if cache is not None:
+        for folder in [f for f in cache.entries if f not in found]:
+            del cache.entries[folder]
+            cache.changed = True
+        cache.changed = cache.changed or bool(cache.listings)
+        cache.save()
+    loaded.sort(key=lambda item: item.trial.folder)
+    return loaded
+
+
+def _anchors(store: Store, base: str, root_url: str, settings: Any) -> list[str]:
+    """Folders that trial ids are relative to: the root from init, or the loaded path."""
+    root_store, root = open_store(root_url)
+    same_store = type(root_store) is type(store) and store.url(root) == root_store.url(root)
+    explicit_root = settings.path is not None or bool(os.environ.get(_envvars.PATH))
+    if not same_store:
+        return [base]
+    return [root, base] if explicit_root else [base, root]
+
+
+def _tid(store: Store, folder: str, anchors: list[str], doc_tid: Any) -> str:
+    """The trial's id: its recorded tid when its folder really ends with it, else its relative path."""
+    if isinstance(doc_tid, str) and doc_tid and store.url(folder).replace("\\", "/").endswith("/" + doc_tid):
+        return doc_tid
+    return _relative(folder, anchors, store.sep)
+
+
+def load_trials(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    safe: bool = True,
+    trusted: bool = False,
+    index: bool | None = None,
+) -> dict[str, Trial]:
+    """Loads every trial below `path` (default: the root from `init`) as `{tid: votakvot.Trial}`.
+
+    `path` is a folder or fsspec URL and may hold globs (`*` within a segment, `**` across).
+    A trial folder that cannot be read is skipped with a warning (raised with `safe=False`).
+    `trusted=True` builds `!!python/...` values (which can run code from the files).
+    `index=True` uses the local report index for discovery (off by default here).
+
+        trials = votakvot.load_trials("./my-results/**/21-05-20")
+    """
+    trials: dict[str, Trial] = {}
+    # Without report rows the index saves little: discovery alone is what it would skip.
+    found = _load(path, safe=safe, trusted=trusted, rows=False, full=False, index=bool(index))
+    for item in found:
+        trial = item.trial
+        if trial.tid in trials:  # two folders claim one id (e.g. a copied folder): keep both
+            trial.tid = trial.path
+        trials[trial.tid] = trial
+    return trials
 
 
 def _column(section: str, name: str, owners: set[str]) -> str:
@@ -258,6 +184,7 @@ def load_report(
     *,
     safe: bool = True,
     trusted: bool = False,
+    index: bool | None = None,
 ) -> Any:
     """Loads trials below `path` into a DataFrame: one row per trial, RangeIndex.
 
@@ -265,62 +192,42 @@ def load_report(
     columns (nested dicts flattened with dots, a scalar result as `result`); names that clash
     between sections keep their section prefix. `full=True` adds every field of the document as a
     dotted column (`meta.git.commit`, `at.duration`, ...). No trials: an empty DataFrame.
+    `index=False` (or `VOTAKVOT_INDEX=0`) skips the local report index (see the README).
 
         df = votakvot.load_report("./my-results")
     """
     import pandas as pd
 
-    trials = load_trials(path, safe=safe, trusted=trusted)
-    sections: list[dict[str, dict[str, Any]]] = []
-    extras: list[dict[str, Any]] = []
-    kept: list[Trial] = []
-    for trial in trials.values():
-        try:
-            data = trial.data
-            budget = [_MAX_COLUMNS_PER_TRIAL]
-            row_sections: dict[str, dict[str, Any]] = {}
-            for section in _SECTIONS:
-                flat: dict[str, Any] = {}
-                value = dict.get(data, section)
-                if section == "result" and not isinstance(value, dict):
-                    flat["result"] = value
-                elif section != "result" and not isinstance(value, dict):
-                    flat = {}
-                else:
-                    _flatten(value, "", flat, budget)
-                row_sections[section] = flat
-            extra: dict[str, Any] = {}
-            if full:
-                _flatten(dict(data), "", extra, budget)
-                for derived in ("tid", "status"):  # the loaded values (e.g. `crashed`) win
-                    extra.pop(derived, None)
-            status = trial.status
-        except (TrialLoadError, OSError) as e:
-            if not safe:
-                raise
-            warnings.warn(f"votakvot: skipping trial {trial.path}: {e}", stacklevel=2)
-            continue
-        row_sections["_"] = {"status": status}
-        sections.append(row_sections)
-        extras.append(extra)
-        kept.append(trial)
-    owners: dict[str, set[str]] = {name: {"standard"} for name in STANDARD_COLUMNS}
-    for row in sections:
-        for section in _SECTIONS:
-            for name in row[section]:
-                owners.setdefault(name, set()).add(section)
-    for extra in extras:  # with full=True the document's own fields keep their names
-        for name in extra:
-            if name in owners and not name.startswith(_SECTIONS):
-                owners[name].add("document")
-    rows = []
-    for trial, row, extra in zip(kept, sections, extras, strict=True):
-        out: dict[str, Any] = {"tid": trial.tid, "trial": trial, "status": row["_"]["status"]}
-        for section in _SECTIONS:
-            for name, value in row[section].items():
-                out[_column(section, name, owners[name])] = value
-        out.update(extra)
-        rows.append(out)
-    if not rows:
+    loaded = _load(path, safe=safe, trusted=trusted, rows=True, full=full, index=index)
+    if not loaded:
         return pd.DataFrame(columns=list(STANDARD_COLUMNS))
-    return pd.DataFrame(rows)
+    owners: dict[str, set[str]] = {name: {"standard"} for name in STANDARD_COLUMNS}
+    for item in loaded:
+        assert item.sections is not None
+        for section in _SECTIONS:
+            for name in item.sections[section]:
+                owners.setdefault(name, set()).add(section)
+    if full:
+        for item in loaded:  # the document's own fields keep their names
+            for name in item.extra or ():
+                if name in owners and not name.startswith(_SECTIONS):
+                    owners[name].add("document")
+    columns: dict[str, list[Any]] = {"tid": [], "trial": [], "status": []}
+    for count, item in enumerate(loaded, start=1):
+        assert item.sections is not None
+        row: dict[str, Any] = {}
+        for section in _SECTIONS:
+            for name, value in item.sections[section].items():
+                row[_column(section, name, owners[name])] = value
+        if item.extra:
+            row.update(item.extra)
+        row["tid"], row["trial"], row["status"] = item.trial.tid, item.trial, item.status
+        for name, value in row.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * (count - 1)
+            column.append(value)
+        for column in columns.values():
+            if len(column) < count:
+                column.append(None)
+    return pd.DataFrame(columns)

@@ -1,0 +1,180 @@
+"""The local report index: warm loads read only what changed, and the files stay the only truth."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import votakvot
+from conftest import run_python
+
+
+def _index_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "votakvot-cache").glob("index/*.pickle"))
+
+
+def _train(lr: float, note: str = "") -> None:
+    with votakvot.trial("train", lr=lr) as t:
+        t.inform(note=note)
+        t.result = lr * 10
+
+
+def _age(folder: str, seconds: float = 10) -> None:
+    """Moves a trial folder's timestamps into the past, as if it was written a while ago."""
+    past = time.time() - seconds
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            os.utime(os.path.join(dirpath, name), (past, past))
+    for dirpath, _, _ in sorted(os.walk(folder), reverse=True):
+        os.utime(dirpath, (past, past))
+
+
+def test_index_lives_in_the_cache_folder_not_in_the_store(local_root, tmp_path):
+    """load_report writes its index under VOTAKVOT_CACHE_DIR and adds nothing to the trial store."""
+    votakvot.init(path=local_root)
+    _train(0.1)
+    before = sorted(p.relative_to(local_root) for p in Path(local_root).rglob("*"))
+    votakvot.load_report()
+    assert len(_index_files(tmp_path)) == 1
+    assert sorted(p.relative_to(local_root) for p in Path(local_root).rglob("*")) == before
+
+
+def test_warm_load_sees_added_changed_and_deleted_trials(local_root):
+    """A second load reflects trials added, rewritten or removed since the first one."""
+    votakvot.init(path=local_root)
+    for lr in (0.1, 0.2, 0.3):
+        _train(lr)
+    _age(local_root)
+    first = votakvot.load_report()
+    assert sorted(first["lr"]) == [0.1, 0.2, 0.3]
+
+    by_lr = {row.lr: row.trial for row in first.itertuples()}
+    shutil.rmtree(by_lr[0.1].path)
+    doc = Path(by_lr[0.2].path) / "votakvot.yaml"
+    doc.write_text(doc.read_text().replace("note: ''", "note: edited by hand"))
+    _train(0.4, note="new")
+
+    second = votakvot.load_report()
+    assert sorted(second["lr"]) == [0.2, 0.3, 0.4]
+    notes = dict(zip(second["lr"], second["note"], strict=True))
+    assert notes[0.2] == "edited by hand" and notes[0.4] == "new"
+
+
+def test_a_running_trial_that_finished_is_seen_done(local_root):
+    """A trial indexed while running shows up as done (with its result) once it finished."""
+    votakvot.init(path=local_root)
+    with votakvot.trial("slow", lr=1) as t:
+        _age(t.path)
+        running = votakvot.load_report()
+        assert running["status"].tolist() == ["running"]
+        t.result = 42
+    done = votakvot.load_report()
+    assert done["status"].tolist() == ["done"] and done["result"].tolist() == [42]
+
+
+def test_deleting_the_index_loses_nothing(local_root, tmp_path):
+    """With its index deleted, the next load rebuilds it from the trial files and returns the same report."""
+    votakvot.init(path=local_root)
+    for lr in (0.1, 0.2):
+        _train(lr)
+    _age(local_root)
+    first = votakvot.load_report(full=True).drop(columns="trial")
+    for path in _index_files(tmp_path):
+        path.unlink()
+    again = votakvot.load_report(full=True).drop(columns="trial")
+    assert again.equals(first)
+    assert _index_files(tmp_path)
+
+
+def test_warm_report_equals_the_cold_one(local_root):
+    """A report served from the index is identical to one parsed from the files, also with full=True."""
+    votakvot.init(path=local_root)
+    for lr in (0.1, 0.2):
+        _train(lr, note="n")
+    with pytest.raises(ZeroDivisionError), votakvot.trial("bad", x={"nested": [1, 2]}):
+        1 / 0  # noqa: B018
+    _age(local_root)
+    for full in (False, True):
+        cold = votakvot.load_report(full=full, index=False).drop(columns="trial")
+        votakvot.load_report(full=full)
+        warm = votakvot.load_report(full=full).drop(columns="trial")
+        assert warm.equals(cold), full
+
+
+def test_index_can_be_turned_off(local_root, tmp_path, monkeypatch):
+    """index=False and VOTAKVOT_INDEX=0 load without reading or writing an index."""
+    votakvot.init(path=local_root)
+    _train(0.1)
+    assert len(votakvot.load_report(index=False)) == 1
+    monkeypatch.setenv("VOTAKVOT_INDEX", "0")
+    assert len(votakvot.load_report()) == 1
+    assert _index_files(tmp_path) == []
+
+
+def test_a_corrupt_index_is_ignored_and_rebuilt(local_root, tmp_path):
+    """An index file with garbage in it is ignored; the report is right and the index is rewritten."""
+    votakvot.init(path=local_root)
+    _train(0.1)
+    _age(local_root)
+    votakvot.load_report()
+    (index,) = _index_files(tmp_path)
+    index.write_bytes(b"\x80\x05garbage")
+    assert votakvot.load_report()["lr"].tolist() == [0.1]
+    assert index.read_bytes() != b"\x80\x05garbage"
+
+
+class _Boom:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED-BY-INDEX",))
+
+
+def test_a_hostile_index_runs_no_code(local_root, tmp_path):
+    """An index file crafted to run code when unpickled is refused, and nothing runs."""
+    votakvot.init(path=local_root)
+    _train(0.1)
+    votakvot.load_report()
+    (index,) = _index_files(tmp_path)
+    index.write_bytes(pickle.dumps({"format": 1, "key": "x", "entries": _Boom(), "listings": {}}))
+    assert votakvot.load_report()["lr"].tolist() == [0.1]
+    assert not (tmp_path / "PWNED-BY-INDEX").exists() and not Path("PWNED-BY-INDEX").exists()
+
+
+def test_trials_written_by_another_process_right_after_a_load_are_seen(local_root, tmp_path):
+    """Trials added within the same second as an indexed load still show up (racy timestamps)."""
+    votakvot.init(path=local_root)
+    _train(0.1)
+    votakvot.load_report()
+    code = f"import votakvot\nvotakvot.init(path={local_root!r})\nwith votakvot.trial('train', lr=0.2): pass\n"
+    assert run_python(code, cwd=tmp_path).wait(timeout=60) == 0
+    assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.2]
+
+
+def test_globs_are_served_from_the_index_too(local_root):
+    """Loading a glob after loading the root returns exactly the glob's trials."""
+    votakvot.init(path=local_root)
+    _train(0.1)
+    with votakvot.trial("other", lr=0.5):
+        pass
+    _age(local_root)
+    assert len(votakvot.load_report()) == 2
+    assert votakvot.load_report(f"{local_root}/train/**")["lr"].tolist() == [0.1]
+    assert votakvot.load_report(f"{local_root}/*/*/*/*/*/*").empty
+    assert sorted(votakvot.load_report(f"{local_root}/*/*/*")["lr"]) == [0.1, 0.5]
+    assert sorted(votakvot.load_report(f"{local_root}/*")["lr"]) == [0.1, 0.5]
+
+
+def test_memory_store_uses_the_index(tmp_path):
+    """Remote (here memory://) stores are indexed by document signature from one listing."""
+    import uuid
+
+    root = f"memory://index-test/{uuid.uuid4().hex}"
+    votakvot.init(path=root)
+    _train(0.1)
+    assert votakvot.load_report()["lr"].tolist() == [0.1]
+    _train(0.2)
+    assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.2]
