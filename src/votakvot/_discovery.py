@@ -60,10 +60,11 @@ def _selected(relative: str, patterns: list[str] | None) -> bool:
     )
 
 
-def find(store: Store, pattern: str, listings: dict[str, Any] | None = None) -> tuple[str, dict[str, Signature]]:
-    """Returns the base folder of `pattern` and `{trial folder: document signature}` below it.
-
-    `listings` (local stores) is the walk cache kept by the index; it is updated in place.
+def find(
+    store: Store, pattern: str, listings: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Signature], bool]:
+    """Returns the base folder of `pattern`, `{trial folder: document signature}` below it, and
+    whether `listings` (local stores: the walk cache kept by the index, updated in place) changed.
     """
     sep = store.sep
     base = glob_base(pattern, sep).rstrip(sep) if has_glob(pattern) else pattern.rstrip(sep)
@@ -72,8 +73,9 @@ def find(store: Store, pattern: str, listings: dict[str, Any] | None = None) -> 
         patterns = pattern[len(base) :].strip(sep).split(sep)
     elif base.endswith(sep + _layout.DOCUMENT) or base == _layout.DOCUMENT:
         base = base[: -len(_layout.DOCUMENT)].rstrip(sep)
+    changed = False
     if isinstance(store, LocalStore):
-        found = _walk_local(base or sep, {} if listings is None else listings)
+        found, changed = _walk_local(base or sep, {} if listings is None else listings)
     else:
         assert isinstance(store, FsspecStore)
         found = _list_remote(store, base)
@@ -83,12 +85,14 @@ def find(store: Store, pattern: str, listings: dict[str, Any] | None = None) -> 
         relative = "" if folder == base else folder[len(head) :].replace(sep, "/")
         if _selected(relative, patterns):
             selected[folder] = signature
-    return base, selected
+    return base, selected, changed
 
 
-def _walk_local(top: str, listings: dict[str, Any]) -> dict[str, Signature]:
+def _walk_local(top: str, listings: dict[str, Any]) -> tuple[dict[str, Signature], bool]:
     """Walks `top`; `listings` maps a folder to (mtime_ns, subfolders, has_document)."""
     now = time.time_ns()
+    changed = False
+    doc_tail = os.sep + _layout.DOCUMENT
     found: dict[str, Signature] = {}
     seen: set[str] = set()
     stack = [top]
@@ -113,9 +117,10 @@ def _walk_local(top: str, listings: dict[str, Any]) -> dict[str, Signature]:
                 e.path for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
             )
             listings[folder] = (mtime if now - mtime > _RACY_NS else None, subfolders, has_doc)
+            changed = True
         stack.extend(subfolders)
         if has_doc:
-            doc = os.path.join(folder, _layout.DOCUMENT)
+            doc = folder + doc_tail
             try:
                 st = os.stat(doc)
             except FileNotFoundError:
@@ -127,9 +132,11 @@ def _walk_local(top: str, listings: dict[str, Any]) -> dict[str, Signature]:
                 continue
             racy = now - st.st_mtime_ns <= _RACY_NS
             found[folder] = None if racy else (st.st_mtime_ns, st.st_size, st.st_ino)
-    for folder in [f for f in listings if f not in seen and (f == top or f.startswith(top.rstrip(os.sep) + os.sep))]:
+    below = top.rstrip(os.sep) + os.sep
+    for folder in [f for f in listings if f not in seen and (f == top or f.startswith(below))]:
         del listings[folder]
-    return found
+        changed = True
+    return found, changed
 
 
 def _list_remote(store: FsspecStore, base: str) -> dict[str, Signature]:

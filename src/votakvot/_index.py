@@ -23,7 +23,7 @@ from ._yaml import InertObject
 
 log = logging.getLogger("votakvot.index")
 
-FORMAT = 1
+FORMAT = 2
 _ALLOWED = {
     ("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset", "bytes", "complex", "bytearray")
 } | {

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from . import _discovery, _envvars, _index, _layout, _settings
@@ -15,8 +18,8 @@ STANDARD_COLUMNS = ("tid", "trial", "status")
 _SECTIONS = ("params", "info", "result")
 _MAX_COLUMNS_PER_TRIAL = 10_000
 
-# An index entry: (signature, document tid, status, sections, full extras or None).
-Entry = tuple[Any, Any, str, dict[str, dict[str, Any]], "dict[str, Any] | None"]
+# An index entry: (signature, document tid, status, cell names, cell values, full extras or None).
+Entry = tuple[Any, Any, str, tuple[str, ...], tuple[Any, ...], Any]
 
 
 def _relative(folder: str, anchors: list[str], sep: str) -> str:
@@ -42,12 +45,15 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any], budget: list[int]) ->
         out[prefix] = value
 
 
-def _row(
-    doc: dict[str, Any], full: dict[str, Any] | None
-) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
-    """Flattens a document into its report sections (and, for full=True, every field)."""
+def _row(doc: dict[str, Any], full: dict[str, Any] | None) -> tuple[tuple[str, ...], tuple[Any, ...], Any]:
+    """Flattens a document into report cells: (names, values, full extras or None).
+
+    A name is `section\0field` (section: params, info or result), so rows of one shape share
+    one names tuple, in memory and in the index.
+    """
     budget = [_MAX_COLUMNS_PER_TRIAL]
-    sections: dict[str, dict[str, Any]] = {}
+    names: list[str] = []
+    values: list[Any] = []
     for section in _SECTIONS:
         flat: dict[str, Any] = {}
         value = doc.get(section)
@@ -55,26 +61,46 @@ def _row(
             _flatten(value, "", flat, budget)
         elif section == "result":
             flat["result"] = value
-        sections[section] = flat
+        names.extend(f"{section}\0{name}" for name in flat)
+        values.extend(flat.values())
     extra = None
     if full is not None:
         extra = {}
         _flatten(full, "", extra, budget)
         for derived in ("tid", "status"):  # the loaded values (e.g. `crashed`) win
             extra.pop(derived, None)
-    return sections, extra
+    return tuple(names), tuple(values), extra
 
 
 class _Loaded:
-    """One trial found by a load, with its report row when it was asked for."""
+    """One trial found by a load, with its report cells when they were asked for."""
 
-    __slots__ = ("extra", "sections", "status", "trial")
+    __slots__ = ("extra", "names", "status", "trial", "values")
 
-    def __init__(self, trial: Trial, status: str, sections: dict[str, dict[str, Any]] | None, extra: Any) -> None:
-        self.trial, self.status, self.sections, self.extra = trial, status, sections, extra
+    def __init__(self, trial: Trial, status: str, names: tuple[str, ...], values: tuple[Any, ...], extra: Any) -> None:
+        self.trial, self.status, self.names, self.values, self.extra = trial, status, names, values, extra
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pauses the cyclic garbage collector: loading allocates many small, acyclic objects."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _load(
+    path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
+) -> list[_Loaded]:
+    with _gc_paused():
+        return _load_all(path, safe=safe, trusted=trusted, rows=rows, full=full, index=index)
+
+
+def _load_all(
     path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
 ) -> list[_Loaded]:
     settings = _settings.current()
@@ -82,19 +108,20 @@ def _load(
     store, pattern = open_store(os.fspath(path) if path is not None else root_url)
     use_index = (index if index is not None else _index.enabled()) and not trusted
     cache = _index.Index(store.url(_discovery.glob_base(pattern, store.sep) or pattern)).load() if use_index else None
-    base, found = _discovery.find(store, pattern, cache.listings if cache is not None else None)
+    base, found, listed = _discovery.find(store, pattern, cache.listings if cache is not None else None)
+    shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
     anchors = _anchors(store, base, root_url, settings)
 
     loaded: list[_Loaded] = []
     stale: list[str] = []
     for folder, signature in sorted(found.items()):
         entry = cache.entries.get(folder) if cache is not None else None
-        if entry is None or signature is None or entry[0] != signature or (full and entry[4] is None):
+        if entry is None or signature is None or entry[0] != signature or (full and entry[5] is None):
             stale.append(folder)
             continue
         trial = Trial(store, folder, _tid(store, folder, anchors, entry[1]))
         status = trial.status if entry[2] in LIVE_STATUSES else entry[2]
-        loaded.append(_Loaded(trial, status, entry[3], entry[4]))
+        loaded.append(_Loaded(trial, status, entry[3], entry[4], entry[5]))
 
     documents = store.read_many([store.join(folder, _layout.DOCUMENT) for folder in stale])
     for folder in stale:
@@ -105,7 +132,8 @@ def _load(
                 raise TrialLoadError(f"{store.url(folder)}: cannot read votakvot.yaml ({raw!r})")
             doc = trial.data if full else trial.head()
             trial.tid = _tid(store, folder, anchors, doc.get("tid"))
-            sections, extra = _row(doc, dict(trial.data) if full else None) if rows else (None, None)
+            names, values, extra = _row(doc, dict(trial.data) if full else None) if rows else ((), (), None)
+            names = shapes.setdefault(names, names)
             status = trial.status
         except (TrialLoadError, OSError) as e:
             if not safe:
@@ -113,15 +141,15 @@ def _load(
             warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=4)
             continue
         if cache is not None and rows and found[folder] is not None:
-            cache.entries[folder] = (found[folder], doc.get("tid"), str(doc.get("status")), sections, extra)
+            cache.entries[folder] = (found[folder], doc.get("tid"), str(doc.get("status")), names, values, extra)
             cache.changed = True
-        loaded.append(_Loaded(trial, status, sections, extra))
+        loaded.append(_Loaded(trial, status, names, values, extra))
 
     if cache is not None:
         for folder in [f for f in cache.entries if f not in found]:
             del cache.entries[folder]
             cache.changed = True
-        cache.changed = cache.changed or bool(cache.listings)
+        cache.changed = cache.changed or listed
         cache.save()
     loaded.sort(key=lambda item: item.trial.folder)
     return loaded
@@ -139,8 +167,10 @@ def _anchors(store: Store, base: str, root_url: str, settings: Any) -> list[str]
 
 def _tid(store: Store, folder: str, anchors: list[str], doc_tid: Any) -> str:
     """The trial's id: its recorded tid when its folder really ends with it, else its relative path."""
-    if isinstance(doc_tid, str) and doc_tid and store.url(folder).replace("\\", "/").endswith("/" + doc_tid):
-        return doc_tid
+    if isinstance(doc_tid, str) and doc_tid:
+        where = folder if store.sep == "/" else store.url(folder).replace("\\", "/")
+        if where.endswith("/" + doc_tid):
+            return doc_tid
     return _relative(folder, anchors, store.sep)
 
 
@@ -202,32 +232,36 @@ def load_report(
     if not loaded:
         return pd.DataFrame(columns=list(STANDARD_COLUMNS))
     owners: dict[str, set[str]] = {name: {"standard"} for name in STANDARD_COLUMNS}
-    for item in loaded:
-        assert item.sections is not None
-        for section in _SECTIONS:
-            for name in item.sections[section]:
-                owners.setdefault(name, set()).add(section)
+    for names in {item.names for item in loaded}:
+        for cell in names:
+            section, name = cell.split("\0", 1)
+            owners.setdefault(name, set()).add(section)
     if full:
         for item in loaded:  # the document's own fields keep their names
             for name in item.extra or ():
                 if name in owners and not name.startswith(_SECTIONS):
                     owners[name].add("document")
-    columns: dict[str, list[Any]] = {"tid": [], "trial": [], "status": []}
-    for count, item in enumerate(loaded, start=1):
-        assert item.sections is not None
-        row: dict[str, Any] = {}
-        for section in _SECTIONS:
-            for name, value in item.sections[section].items():
-                row[_column(section, name, owners[name])] = value
+    column_names: dict[tuple[str, ...], list[str]] = {}
+    for names in {item.names for item in loaded}:
+        column_names[names] = [_column(*cell.split("\0", 1), owners[cell.split("\0", 1)[1]]) for cell in names]
+    records = []
+    for item in loaded:
+        row = dict(zip(column_names[item.names], item.values, strict=True))
         if item.extra:
             row.update(item.extra)
         row["tid"], row["trial"], row["status"] = item.trial.tid, item.trial, item.status
-        for name, value in row.items():
-            column = columns.get(name)
-            if column is None:
-                column = columns[name] = [None] * (count - 1)
-            column.append(value)
-        for column in columns.values():
-            if len(column) < count:
-                column.append(None)
-    return pd.DataFrame(columns)
+        records.append(row)
+    ordered = list(STANDARD_COLUMNS)
+    seen = set(ordered)
+    for names in dict.fromkeys(item.names for item in loaded):
+        for column in column_names[names]:
+            if column not in seen:
+                seen.add(column)
+                ordered.append(column)
+    if full:
+        for item in loaded:
+            for column in item.extra or ():
+                if column not in seen:
+                    seen.add(column)
+                    ordered.append(column)
+    return pd.DataFrame.from_records(records, columns=ordered)
