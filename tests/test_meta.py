@@ -339,3 +339,21 @@ def test_plugin_provider_values_are_collected(local_root):
     with votakvot.trial("t") as t:
         pass
     assert read_yaml(f"{t.path}/votakvot.yaml")["meta"] == {"custom": {"answer": 42, "nested": {"value": "x"}}}
+
+
+def test_every_edit_between_back_to_back_trials_is_seen(repo):
+    """Edits, new commits and reverts made right between trials always show in the next trial's git meta."""
+    first = _meta()["git"]
+    seen = {first["treeish"]}
+    for i in range(5):
+        (repo / "a.txt").write_text(f"edit {i}\n")
+        meta = _meta()["git"]
+        assert meta["dirty"] is True and meta["treeish"] not in seen
+        seen.add(meta["treeish"])
+    git(repo, "commit", "-qam", "more")
+    committed = _meta()["git"]
+    assert committed["dirty"] is False and committed["commit"] == git(repo, "rev-parse", "HEAD")
+    assert committed["commit"] != first["commit"]
+    git(repo, "checkout", "-q", "HEAD~1")
+    back = _meta()["git"]
+    assert back["commit"] == first["commit"] and back["treeish"] == first["treeish"] and "branch" not in back

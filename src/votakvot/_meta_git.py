@@ -15,6 +15,7 @@ import tempfile
 import threading
 from typing import Any
 
+from ._git_watch import TreeWatch
 from .meta import once_per_collection
 
 # Keeps `git status`/`describe` from refreshing (rewriting) the user's index.
@@ -44,6 +45,8 @@ class _Repo:
         self.files: list[str] = []
         self.state_key: tuple[Any, ...] | None = None
         self.state: GitState | None = None
+        self.watch: TreeWatch | None = None
+        self.watched: frozenset[str] = frozenset()
 
     def _stat(self, path: str) -> tuple[int, int, int] | None:
         try:
@@ -75,15 +78,39 @@ class _Repo:
     def signature(self) -> tuple[Any, ...]:
         index_stat = self._stat(os.path.join(self.git_dir, "index"))
         files = self._tracked(index_stat)
-        return (self._head_key(), index_stat, tuple(self._stat(p) for p in files))
+        stat = os.stat
+        try:
+            stamps = [(st.st_mtime_ns, st.st_size, st.st_ino) for st in map(stat, files)]
+        except OSError:  # a tracked file was deleted: the slow path names which
+            stamps = [self._stat(p) for p in files]
+        return (self._head_key(), index_stat, stamps)
 
     def current(self) -> GitState:
         with self.lock:
+            if self.state is not None and self.watch is not None and not self.watch.changed():
+                return self.state
             key = self.signature()
+            self._rewatch()
             if key != self.state_key or self.state is None:
                 self.state = self._read()
                 self.state_key = key
             return self.state
+
+    def _rewatch(self) -> None:
+        """Watches the folders of the tracked files and of the refs; drains what happened so far.
+
+        Called before the state is read, so a change made while reading shows up next time.
+        """
+        folders = {os.path.dirname(p) for p in self.files} | {self.root, self.git_dir, self.common_dir}
+        refs = os.path.join(self.common_dir, "refs")
+        folders.update(dirpath for dirpath, _, _ in os.walk(refs))
+        wanted = frozenset(folders)
+        if self.watch is None or wanted != self.watched:
+            if self.watch is not None:
+                self.watch.close()
+            self.watch, self.watched = TreeWatch.create(wanted), wanted
+        if self.watch is not None:
+            self.watch.changed()
 
     def _read(self) -> GitState:
         repo = self.repo
@@ -165,6 +192,14 @@ GIT_PROVIDERS: dict[str, Any] = {
 
 
 def reset() -> None:
-    """Forgets cached repositories (for tests)."""
+    """Forgets cached repositories and closes their watches (for tests, and in a forked child)."""
     with _repos_lock:
+        for repo in _repos.values():
+            if repo is not None and repo.watch is not None:
+                repo.watch.close()
         _repos.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    # A child must not drain the parent's watch (they share the descriptor): it starts afresh.
+    os.register_at_fork(after_in_child=lambda: _repos.clear())

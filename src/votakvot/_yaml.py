@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from . import _fast_yaml
+
 _BaseDumper: Any = getattr(yaml, "CDumper", yaml.Dumper)
 _BaseSafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseUnsafeLoader: Any = getattr(yaml, "CUnsafeLoader", yaml.UnsafeLoader)
@@ -105,6 +107,10 @@ for _base in (object, dict, list, str, int, float, tuple, enum.Enum):
 
 def dumps(doc: Any) -> str:
     """Serializes `doc` to block-style YAML, keys in insertion order."""
+    if type(doc) is dict:
+        fast = _fast_yaml.dumps(doc)
+        if fast is not None:
+            return fast
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
