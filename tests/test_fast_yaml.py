@@ -36,8 +36,8 @@ def test_emitted_documents_load_back_equal(doc):
     """Every document the fast emitter accepts loads back equal with PyYAML's safe loader."""
     text = _fast_yaml.dumps(doc)
     if text is not None:
-        assert yaml.load(text, Loader=SAFE) == (doc or None)
-    assert _yaml.loads(_yaml.dumps(doc)) == (doc or None)
+        assert yaml.load(text, Loader=SAFE) == doc
+    assert _yaml.loads(_yaml.dumps(doc)) == doc
 
 
 def test_tricky_strings_keep_their_type():

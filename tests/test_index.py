@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 import votakvot
 from conftest import run_python
@@ -56,7 +57,9 @@ def test_warm_load_sees_added_changed_and_deleted_trials(local_root):
     by_lr = {row.lr: row.trial for row in first.itertuples()}
     shutil.rmtree(by_lr[0.1].path)
     doc = Path(by_lr[0.2].path) / "votakvot.yaml"
-    doc.write_text(doc.read_text().replace("note: ''", "note: edited by hand"))
+    data = yaml.safe_load(doc.read_text())
+    data["info"]["note"] = "edited by hand"
+    doc.write_text(yaml.safe_dump(data))  # in place, as an editor would
     _train(0.4, note="new")
 
     second = votakvot.load_report()

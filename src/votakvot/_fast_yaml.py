@@ -82,6 +82,8 @@ def _mapping(value: dict[Any, Any], indent: str, out: list[str], depth: int) -> 
 
 def dumps(doc: dict[str, Any]) -> str | None:
     """Returns `doc` as block-style YAML, or None if it holds anything but plain values."""
+    if not doc:
+        return "{}\n"
     out: list[str] = []
     try:
         _mapping(doc, "", out, 0)

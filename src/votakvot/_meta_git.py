@@ -79,6 +79,7 @@ class _Repo:
         index_stat = self._stat(os.path.join(self.git_dir, "index"))
         files = self._tracked(index_stat)
         stat = os.stat
+        stamps: list[Any]
         try:
             stamps = [(st.st_mtime_ns, st.st_size, st.st_ino) for st in map(stat, files)]
         except OSError:  # a tracked file was deleted: the slow path names which

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
-from . import _discovery, _envvars, _index, _layout, _settings
+from . import _discovery, _envvars, _gc, _index, _layout, _settings
 from ._loaded import LIVE_STATUSES, Trial
 from ._storage import Store, open_store
 from .errors import TrialLoadError
@@ -63,7 +60,7 @@ def _row(doc: dict[str, Any], full: dict[str, Any] | None) -> tuple[tuple[str, .
             flat["result"] = value
         names.extend(f"{section}\0{name}" for name in flat)
         values.extend(flat.values())
-    extra = None
+    extra: dict[str, Any] | None = None
     if full is not None:
         extra = {}
         _flatten(full, "", extra, budget)
@@ -81,22 +78,10 @@ class _Loaded:
         self.trial, self.status, self.names, self.values, self.extra = trial, status, names, values, extra
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pauses the cyclic garbage collector: loading allocates many small, acyclic objects."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _load(
     path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
 ) -> list[_Loaded]:
-    with _gc_paused():
+    with _gc.paused():
         return _load_all(path, safe=safe, trusted=trusted, rows=rows, full=full, index=index)
 
 
@@ -243,7 +228,8 @@ def load_report(
                     owners[name].add("document")
     column_names: dict[tuple[str, ...], list[str]] = {}
     for names in {item.names for item in loaded}:
-        column_names[names] = [_column(*cell.split("\0", 1), owners[cell.split("\0", 1)[1]]) for cell in names]
+        cells = [cell.split("\0", 1) for cell in names]
+        column_names[names] = [_column(section, name, owners[name]) for section, name in cells]
     records = []
     for item in loaded:
         row = dict(zip(column_names[item.names], item.values, strict=True))

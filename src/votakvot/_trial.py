@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from . import _bus, _layout, _settings, _shutdown, _ticker, _version, meta, plugins
+from . import _bus, _gc, _layout, _settings, _shutdown, _ticker, _version, meta, plugins
 from ._storage import Store, open_store
 from .errors import AttachPathError, ParamsMismatchError, TrialStateError
 from .events import Attached, Finished, Informed, Metered, Snapshotted, Started
@@ -32,6 +32,8 @@ _active: contextvars.ContextVar[LiveTrial | None] = contextvars.ContextVar("vota
 LIVE_STATUSES = ("running", "resumed")
 # Metric rows buffered before `meter()` itself flushes them (the ticker flushes sooner).
 BATCH_ROWS = 4096
+# Private keys of a buffered row (never strings, so never a metric name).
+STEP, TIME = -1, -2
 _RESERVED = frozenset({_layout.DOCUMENT, _layout.HEARTBEAT})
 
 
@@ -85,8 +87,10 @@ class LiveTrial:
         self._lock = threading.RLock()
         self._step = itertools.count()
         self._steps: dict[str, Iterator[int]] = {}
-        # Default-series rows `(step, time, values)`; named series go to `_series_rows`.
-        self._rows: collections.deque[tuple[int, float, dict[str, Any]]] = collections.deque()
+        # Default-series rows: each is the caller's own kwargs dict with the step and the time
+        # added under the private keys STEP and TIME. A dict of atomic values is not tracked by
+        # the garbage collector (a tuple holding it would be), so a full buffer costs no GC work.
+        self._rows: collections.deque[dict[Any, Any]] = collections.deque()
         self._series_rows: collections.deque[tuple[str, int, float, dict[str, Any]]] = collections.deque()
         self._flush_lock = threading.Lock()
         self._sinks: list[Any] = []
@@ -234,8 +238,11 @@ class LiveTrial:
         """
         if not self._open:
             self._check_open("meter")
+        row: dict[Any, Any] = values
+        row[STEP] = next(self._step)
+        row[TIME] = time.time()
         rows = self._rows
-        rows.append((next(self._step), time.time(), values))
+        rows.append(row)
         if len(rows) >= BATCH_ROWS:
             self.flush_metrics()
 
@@ -251,9 +258,9 @@ class LiveTrial:
 
     def flush_metrics(self) -> None:
         """Publishes every buffered metric row as `Metered` batches, in order; any thread may call it."""
-        with self._flush_lock:
+        with self._flush_lock, _gc.paused():
             pop = self._rows.popleft
-            batch = [pop() for _ in range(len(self._rows))]
+            batch = [(row.pop(STEP), row.pop(TIME), row) for row in [pop() for _ in range(len(self._rows))]]
             if batch:
                 self._publish(Metered, lambda: Metered(self, "", batch))
             if self._series_rows:

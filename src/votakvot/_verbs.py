@@ -7,7 +7,7 @@ import time
 from typing import IO, Any
 
 from . import _layout
-from ._trial import BATCH_ROWS, LiveTrial, _active, warn_outside
+from ._trial import BATCH_ROWS, STEP, TIME, LiveTrial, _active, warn_outside
 
 _time = time.time
 
@@ -52,8 +52,11 @@ def meter(**values: Any) -> None:
         warn_outside("meter")
         return
     # The body of LiveTrial.meter, inlined: this is the hottest path of the library.
+    row: dict[Any, Any] = values
+    row[STEP] = next(t._step)
+    row[TIME] = _time()
     rows = t._rows
-    rows.append((next(t._step), _time(), values))
+    rows.append(row)
     if len(rows) >= BATCH_ROWS:
         t.flush_metrics()
 
