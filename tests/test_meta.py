@@ -357,3 +357,43 @@ def test_every_edit_between_back_to_back_trials_is_seen(repo):
     git(repo, "checkout", "-q", "HEAD~1")
     back = _meta()["git"]
     assert back["commit"] == first["commit"] and back["treeish"] == first["treeish"] and "branch" not in back
+
+
+def test_a_repository_created_later_is_noticed(tmp_path, monkeypatch, local_root):
+    """A folder that had no repository gets git meta once `git init` and a commit happen there."""
+    folder = tmp_path / "later"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    votakvot.init(path=local_root, **FAST)
+    assert "git" not in _meta()
+    git(folder, "init", "-q")
+    (folder / "x.txt").write_text("x\n")
+    git(folder, "add", "x.txt")
+    git(folder, "commit", "-qm", "first")
+    assert _meta()["git"]["commit"] == git(folder, "rev-parse", "HEAD")
+
+
+def test_many_repositories_hold_few_watches(tmp_path, monkeypatch, local_root):
+    """Trials in more repositories than the watch limit all get right git meta, edits included."""
+    from votakvot import _meta_git
+
+    votakvot.init(path=local_root, **FAST)
+    repos = []
+    for i in range(_meta_git.MAX_WATCHES + 3):
+        folder = tmp_path / f"repo{i}"
+        folder.mkdir()
+        git(folder, "init", "-q")
+        (folder / "f.txt").write_text(f"{i}\n")
+        git(folder, "add", "f.txt")
+        git(folder, "commit", "-qm", "c")
+        repos.append(folder)
+    first = {}
+    for folder in repos:
+        monkeypatch.chdir(folder)
+        first[folder] = _meta()["git"]
+    assert len(_meta_git._watching) <= _meta_git.MAX_WATCHES
+    for folder in repos:
+        (folder / "f.txt").write_text("edited\n")
+        monkeypatch.chdir(folder)
+        meta = _meta()["git"]
+        assert meta["dirty"] is True and meta["treeish"] != first[folder]["treeish"]

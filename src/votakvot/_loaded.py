@@ -60,6 +60,7 @@ class Trial:
         self.trusted = trusted
         self._raw = document
         self._data: AttrDict | None = None
+        self._head: dict[str, Any] | None = None
         self._files: list[str] | None = None
         self._heartbeat: float | None = None
         self._read_cache: dict[str, bytes] = {}
@@ -86,14 +87,16 @@ class Trial:
         """
         if self._data is not None:
             return self._data
-        raw = self._document_bytes()
-        cut = raw.find(_META_AFTER_VERSION)
-        if cut < 0 or raw.find(b"\nmeta:", cut + len(_META_AFTER_VERSION)) >= 0:
-            return self.data
-        try:
-            return self._parse(raw[: cut + 1])
-        except TrialLoadError:  # the cut fell inside something odd: the whole document decides
-            return self.data
+        if self._head is None:
+            raw = self._document_bytes()
+            cut = raw.find(_META_AFTER_VERSION)
+            if cut < 0 or raw.find(b"\nmeta:", cut + len(_META_AFTER_VERSION)) >= 0:
+                return self.data
+            try:
+                self._head = self._parse(raw[: cut + 1])
+            except TrialLoadError:  # the cut fell inside something odd: the whole document decides
+                return self.data
+        return self._head
 
     def _document_bytes(self) -> bytes:
         if self._raw is None:

@@ -88,7 +88,8 @@ class _Repo:
 
     def current(self) -> GitState:
         with self.lock:
-            if self.state is not None and self.watch is not None and not self.watch.changed():
+            watch = self.watch  # another repo's thread may close and clear it past MAX_WATCHES
+            if self.state is not None and watch is not None and not watch.changed():
                 return self.state
             key = self.signature()
             self._rewatch()
@@ -110,6 +111,8 @@ class _Repo:
             if self.watch is not None:
                 self.watch.close()
             self.watch, self.watched = TreeWatch.create(wanted), wanted
+            if self.watch is not None:
+                _keep_watch(self)
         if self.watch is not None:
             self.watch.changed()
 
@@ -149,11 +152,26 @@ class _Repo:
 
 _repos: dict[str, _Repo | None] = {}
 _repos_lock = threading.Lock()
+# inotify instances are a per-user resource (128 by default): hold only a few, most recent first.
+MAX_WATCHES = 8
+_watching: list[_Repo] = []
+
+
+def _outside_any_repo(cwd: str) -> bool:
+    """Tells whether no folder from `cwd` up has a `.git` (so a cached "no repo" still holds)."""
+    folder = cwd
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return False
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return True
+        folder = parent
 
 
 def _repo_for(cwd: str) -> _Repo | None:
     with _repos_lock:
-        if cwd in _repos:
+        if cwd in _repos and (_repos[cwd] is not None or _outside_any_repo(cwd)):
             return _repos[cwd]
     try:
         import git
@@ -169,6 +187,19 @@ def _repo_for(cwd: str) -> _Repo | None:
     with _repos_lock:
         _repos[cwd] = found
     return found
+
+
+def _keep_watch(repo: _Repo) -> None:
+    """Records that `repo` holds a watch, closing the least recently created one past the limit."""
+    with _repos_lock:
+        if repo in _watching:
+            _watching.remove(repo)
+        _watching.insert(0, repo)
+        for old in _watching[MAX_WATCHES:]:
+            if old.watch is not None:
+                old.watch.close()
+                old.watch = None  # it falls back to stat signatures until it is used again
+        del _watching[MAX_WATCHES:]
 
 
 @once_per_collection
@@ -199,8 +230,9 @@ def reset() -> None:
             if repo is not None and repo.watch is not None:
                 repo.watch.close()
         _repos.clear()
+        _watching.clear()
 
 
 if hasattr(os, "register_at_fork"):
     # A child must not drain the parent's watch (they share the descriptor): it starts afresh.
-    os.register_at_fork(after_in_child=lambda: _repos.clear())
+    os.register_at_fork(after_in_child=lambda: (_repos.clear(), _watching.clear()))
