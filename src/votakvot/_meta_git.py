@@ -233,6 +233,11 @@ def reset() -> None:
         _watching.clear()
 
 
+def _forget_in_child() -> None:
+    _repos.clear()
+    _watching.clear()
+
+
 if hasattr(os, "register_at_fork"):
     # A child must not drain the parent's watch (they share the descriptor): it starts afresh.
-    os.register_at_fork(after_in_child=lambda: (_repos.clear(), _watching.clear()))
+    os.register_at_fork(after_in_child=_forget_in_child)
