@@ -472,6 +472,17 @@ def work_w4c(ctx: Ctx):
 # ---- W3: load ------------------------------------------------------------------------------
 
 
+def _w3_tracked(votakvot):
+    """The W3 trial: 5 params, 10 metric points, one float result (as in peers.py)."""
+
+    def w3(lr, depth, batch, opt, dropout):
+        for s in range(10):
+            votakvot.meter(loss=loss_at(s))
+        return result_of(lr, depth, batch, opt, dropout)
+
+    return _vk_tracked(votakvot, "w3", w3)
+
+
 def work_w3build(ctx: Ctx):
     """Builds the W3 store (untimed set-up for the W3 jobs): n finished trials, 10 meter points each."""
     n = ctx.a.n
@@ -480,12 +491,7 @@ def work_w3build(ctx: Ctx):
 
     _vk_init(ctx, votakvot, ctx.a.store)
 
-    def w3(lr, depth, batch, opt, dropout):
-        for s in range(10):
-            votakvot.meter(loss=loss_at(s))
-        return result_of(lr, depth, batch, opt, dropout)
-
-    fn = _vk_tracked(votakvot, "w3", w3)
+    fn = _w3_tracked(votakvot)
     t0 = perf()
     for i in range(n):
         fn(**params_for(i))
@@ -578,12 +584,7 @@ def work_s3build(ctx: Ctx):
     os.chdir(ctx.a.scratch)
     _vk_init(ctx, votakvot, ctx.a.store)
 
-    def w3(lr, depth, batch, opt, dropout):
-        for s in range(10):
-            votakvot.meter(loss=loss_at(s))
-        return result_of(lr, depth, batch, opt, dropout)
-
-    fn = _vk_tracked(votakvot, "w3", w3)
+    fn = _w3_tracked(votakvot)
     t0 = perf()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: fn(**params_for(i)), range(n)))
