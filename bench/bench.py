@@ -395,7 +395,14 @@ def work_w2(ctx: Ctx, k: int):
         _vk_init(ctx, votakvot, ctx.dir("warmup"))
         fn(10)
         _vk_init(ctx, votakvot, d)
-    dt, _ = ctx.timed(lambda: fn(n))
+    # Like its floor, W2 is the best of FLOOR_TRIES runs in this process (each a fresh trial in a
+    # fresh folder): this VM's CPU speed drifts between runs, and the floor is measured that way.
+    times = []
+    for attempt in range(FLOOR_TRIES):
+        d = ctx.dir(f"trials-{attempt}")
+        _vk_init(ctx, votakvot, d)
+        times.append(ctx.timed(lambda: fn(n))[0])
+    dt, first = min(times), times[0]
     docs = _find_docs(d)
     why = []
     if len(docs) != 1:
@@ -408,7 +415,8 @@ def work_w2(ctx: Ctx, k: int):
             why.append(f"{got} metric rows, expected {n}")
         if header[-len(want):] != want:
             why.append(f"header {header}")
-    ctx.row("value", dt / n * 1e6, "us/point", verified=not why, why="; ".join(why), n=n, rows=got)
+    ctx.row("value", dt / n * 1e6, "us/point", verified=not why, why="; ".join(why), n=n, rows=got,
+            first_try=first / n * 1e6)
 
 
 # ---- W4c: floor for W2 --------------------------------------------------------------------
