@@ -79,6 +79,8 @@ def find(
     else:
         assert isinstance(store, FsspecStore)
         found = _list_remote(store, base)
+    if patterns is None:
+        return base, found, changed
     head = base.rstrip(sep) + sep
     selected = {}
     for folder, signature in found.items():

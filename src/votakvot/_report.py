@@ -227,27 +227,31 @@ def load_report(
                 if name in owners and not name.startswith(_SECTIONS):
                     owners[name].add("document")
     column_names: dict[tuple[str, ...], list[str]] = {}
-    for names in {item.names for item in loaded}:
+    rows_of: dict[tuple[str, ...], list[int]] = {}
+    for i, item in enumerate(loaded):
+        rows_of.setdefault(item.names, []).append(i)
+    for names in rows_of:
         cells = [cell.split("\0", 1) for cell in names]
         column_names[names] = [_column(section, name, owners[name]) for section, name in cells]
-    records = []
-    for item in loaded:
-        row = dict(zip(column_names[item.names], item.values, strict=True))
-        if item.extra:
-            row.update(item.extra)
-        row["tid"], row["trial"], row["status"] = item.trial.tid, item.trial, item.status
-        records.append(row)
-    ordered = list(STANDARD_COLUMNS)
-    seen = set(ordered)
-    for names in dict.fromkeys(item.names for item in loaded):
-        for column in column_names[names]:
-            if column not in seen:
-                seen.add(column)
-                ordered.append(column)
+    count = len(loaded)
+    data: dict[str, list[Any]] = {
+        "tid": [item.trial.tid for item in loaded],
+        "trial": [item.trial for item in loaded],
+        "status": [item.status for item in loaded],
+    }
+    for names, rows in rows_of.items():  # column-wise: one transpose per shape of row
+        if not names:
+            continue
+        transposed = zip(*(loaded[i].values for i in rows), strict=True)
+        for column, values in zip(column_names[names], transposed, strict=True):
+            if len(rows) == count and column not in data:
+                data[column] = list(values)
+                continue
+            target = data.setdefault(column, [None] * count)
+            for i, value in zip(rows, values, strict=True):
+                target[i] = value
     if full:
-        for item in loaded:
-            for column in item.extra or ():
-                if column not in seen:
-                    seen.add(column)
-                    ordered.append(column)
-    return pd.DataFrame.from_records(records, columns=ordered)
+        for i, item in enumerate(loaded):
+            for column, value in (item.extra or {}).items():
+                data.setdefault(column, [None] * count)[i] = value
+    return pd.DataFrame(data)
