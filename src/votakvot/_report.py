@@ -213,7 +213,12 @@ def load_report(
     """
     import pandas as pd
 
-    loaded = _load(path, safe=safe, trusted=trusted, rows=True, full=full, index=index)
+    with _gc.paused():  # the frame is built from as many small objects as the load made
+        return _frame(pd, _load(path, safe=safe, trusted=trusted, rows=True, full=full, index=index), full)
+
+
+def _frame(pd: Any, loaded: list[_Loaded], full: bool) -> Any:
+    """Builds the report DataFrame: standard columns, then sections, then full=True's fields."""
     if not loaded:
         return pd.DataFrame(columns=list(STANDARD_COLUMNS))
     owners: dict[str, set[str]] = {name: {"standard"} for name in STANDARD_COLUMNS}
