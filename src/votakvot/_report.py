@@ -14,6 +14,8 @@ from .errors import TrialLoadError
 STANDARD_COLUMNS = ("tid", "trial", "status")
 _SECTIONS = ("params", "info", "result")
 _MAX_COLUMNS_PER_TRIAL = 10_000
+# A trial document is a few KB; a local one past this size is skipped, not read into memory.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 # An index entry: (signature, document tid, status, cell names, cell values, full extras or None).
 Entry = tuple[Any, Any, str, tuple[str, ...], tuple[Any, ...], Any]
@@ -108,7 +110,9 @@ def _load_all(
         status = trial.status if entry[2] in LIVE_STATUSES else entry[2]
         loaded.append(_Loaded(trial, status, entry[3], entry[4], entry[5]))
 
-    documents = store.read_many([store.join(folder, _layout.DOCUMENT) for folder in stale])
+    documents = store.read_many(
+        [store.join(folder, _layout.DOCUMENT) for folder in stale], limit=MAX_DOCUMENT_BYTES
+    )
     for folder in stale:
         raw = documents.get(store.join(folder, _layout.DOCUMENT))
         trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)

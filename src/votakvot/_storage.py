@@ -46,15 +46,18 @@ class Store:
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         raise NotImplementedError
 
-    def read_bytes(self, path: str) -> bytes:
+    def read_bytes(self, path: str, *, limit: int | None = None) -> bytes:
         raise NotImplementedError
 
-    def read_many(self, paths: list[str]) -> dict[str, bytes | Exception]:
-        """Reads many small files; remote stores fetch them concurrently."""
+    def read_many(self, paths: list[str], *, limit: int | None = None) -> dict[str, bytes | Exception]:
+        """Reads many small files; remote stores fetch them concurrently.
+
+        A local file larger than `limit` bytes is not read (its value is an OSError saying so).
+        """
         out: dict[str, bytes | Exception] = {}
         for p in paths:
             try:
-                out[p] = self.read_bytes(p)
+                out[p] = self.read_bytes(p, limit=limit)
             except Exception as e:
                 out[p] = e
         return out
@@ -97,12 +100,15 @@ class LocalStore(Store):
             os.makedirs(os.path.dirname(path), exist_ok=True)
         return open(path, mode, **kwargs)
 
-    def read_bytes(self, path: str) -> bytes:
+    def read_bytes(self, path: str, *, limit: int | None = None) -> bytes:
         # O_NONBLOCK: a named pipe planted as a trial file must not hang the reader.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise OSError(f"{path} is not a regular file")
+            if limit is not None and info.st_size > limit:
+                raise OSError(f"{path} has {info.st_size} bytes, more than the {limit} a trial document may have")
             return f.read()
 
     def exists(self, path: str) -> bool:
@@ -149,10 +155,10 @@ class FsspecStore(Store):
             self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         return self.fs.open(path, mode, **kwargs)  # type: ignore[no-any-return]
 
-    def read_bytes(self, path: str) -> bytes:
+    def read_bytes(self, path: str, *, limit: int | None = None) -> bytes:
         return self.fs.cat_file(path)  # type: ignore[no-any-return]
 
-    def read_many(self, paths: list[str]) -> dict[str, bytes | Exception]:
+    def read_many(self, paths: list[str], *, limit: int | None = None) -> dict[str, bytes | Exception]:
         if not paths:
             return {}
         got = self.fs.cat(paths, on_error="return")
