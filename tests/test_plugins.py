@@ -268,3 +268,39 @@ def test_plugins_env_switch_keeps_only_builtins(dist, monkeypatch):
     sinks = plugins.entries("votakvot.sinks")
     assert "audit" not in sinks
     assert {"csv", "pickle", "yaml"} <= set(sinks)
+
+
+FLAKY_SINK_SOURCE = """
+from votakvot.events import Finished, Informed
+
+CALLS = []
+
+
+class FlakySink:
+    def __init__(self, trial):
+        self.trial = trial
+
+    def subscriptions(self):
+        return {Informed: self.informed, Finished: self.finished}
+
+    def informed(self, event):
+        CALLS.append("informed")
+        raise RuntimeError("this sink fails on purpose")
+
+    def finished(self, event):
+        CALLS.append("finished")
+"""
+
+
+def test_a_failing_sink_handler_is_dropped_for_the_rest_of_the_trial(dist, local_root, caplog):
+    """A sink handler that raises is logged once and not called again in that trial; its other handlers still run."""
+    module = dist.module(FLAKY_SINK_SOURCE)
+    dist.install("acme-flaky", {"votakvot.sinks": {"flaky": f"{module}:FlakySink"}})
+    votakvot.init(path=local_root, **FAST)
+    with caplog.at_level(logging.ERROR, logger="votakvot.trial"), votakvot.trial("exp") as t:
+        for i in range(3):
+            t.inform(i=i)
+    assert sys.modules[module].CALLS == ["informed", "finished"]
+    assert sum("fails on purpose" in r.getMessage() or "dropped" in r.getMessage() for r in caplog.records) == 1
+    doc = read_yaml(f"{t.path}/votakvot.yaml")
+    assert doc["status"] == "done" and doc["info"] == {"i": 2}

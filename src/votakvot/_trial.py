@@ -23,13 +23,12 @@ from typing import IO, Any
 from . import _bus, _gc, _layout, _settings, _shutdown, _ticker, _version, meta, plugins
 from ._storage import Store, open_store
 from .errors import AttachPathError, ParamsMismatchError, TrialStateError
-from .events import Attached, Finished, Informed, Metered, Snapshotted, Started
+from .events import EVENT_TYPES, Attached, Finished, Informed, Metered, Snapshotted, Started
 
 log = logging.getLogger("votakvot.trial")
 
 _active: contextvars.ContextVar[LiveTrial | None] = contextvars.ContextVar("votakvot_trial", default=None)
 
-LIVE_STATUSES = ("running", "resumed")
 # Metric rows buffered before `meter()` itself flushes them (the ticker flushes sooner).
 BATCH_ROWS = 4096
 # Private keys of a buffered row (never strings, so never a metric name).
@@ -95,7 +94,10 @@ class LiveTrial:
         self._flush_lock = threading.Lock()
         self._sinks: list[Any] = []
         self._routes: dict[type, tuple[Callable[[Any], None], ...]] = {}
-        self._dropped: set[int] = set()
+        # Compared by equality: a sink's bound methods are equal, not identical, across lookups.
+        self._dropped: list[Callable[[Any], None]] = []
+        self._sink_routes: dict[type, tuple[Callable[[Any], None], ...]] = {}
+        self._reverse_routes: dict[type, tuple[Callable[[Any], None], ...]] = {}
         self._bus_version = -1
         self._token: contextvars.Token[LiveTrial | None] | None = None
         self._open = False
@@ -117,7 +119,7 @@ class LiveTrial:
         parent = _active.get()
         if parent is not None:
             self.parent = parent.tid
-        self._sinks = _make_sinks(self)
+        self._sinks, self._sink_routes = _make_sinks(self)
         self._reroute()
         self.status = "resumed" if self.resumed else "running"
         self.at["started"] = _now()
@@ -298,26 +300,23 @@ class LiveTrial:
             )
 
     def _reroute(self) -> None:
-        routes: dict[type, list[Callable[[Any], None]]] = {}
-        for sink in self._sinks:
-            for event_type, handler in sink.subscriptions().items():
-                routes.setdefault(event_type, []).append(handler)
-        self._sink_routes = {k: tuple(v) for k, v in routes.items()}
+        """Rebuilds the handler tuples: sinks, then user subscribers, minus dropped handlers."""
         self._bus_version = _bus.version
-        self._routes = {
-            t: tuple(h for h in (*self._sink_routes.get(t, ()), *_bus.subscribers(t)) if id(h) not in self._dropped)
-            for t in (Started, Informed, Metered, Attached, Snapshotted, Finished)
-        }
+        dropped = self._dropped
+        forward, backward = {}, {}
+        for t in EVENT_TYPES:
+            sinks = [h for h in self._sink_routes.get(t, ()) if h not in dropped]
+            users = [h for h in _bus.subscribers(t) if h not in dropped]
+            forward[t] = (*sinks, *users)
+            backward[t] = (*reversed(sinks), *users)
+        self._routes, self._reverse_routes = forward, backward
 
     def _publish(self, event_type: type, build: Callable[[], Any], reverse: bool = False) -> None:
         if self._bus_version != _bus.version:
             self._reroute()
-        handlers = self._routes.get(event_type, ())
+        handlers = (self._reverse_routes if reverse else self._routes).get(event_type, ())
         if not handlers:
             return
-        if reverse:
-            sinks = self._sink_routes.get(event_type, ())
-            handlers = (*reversed(sinks), *handlers[len(sinks) :])
         event = build()
         for handler in handlers:
             try:
@@ -332,7 +331,7 @@ class LiveTrial:
             handler,
             self.tid,
         )
-        self._dropped.add(id(handler))
+        self._dropped.append(handler)
         self._reroute()
 
     def _tick(self, now: float) -> None:
@@ -373,7 +372,8 @@ def _roundtrip(params: dict[str, Any]) -> Any:
     return _yaml.loads(_yaml.dumps(params))
 
 
-def _make_sinks(trial: LiveTrial) -> list[Any]:
+def _make_sinks(trial: LiveTrial) -> tuple[list[Any], dict[type, tuple[Callable[[Any], None], ...]]]:
+    """Creates the trial's sinks and collects their handlers per event type, in sink order."""
     available = plugins.entries(plugins.SINKS)
     wanted = trial.settings.sinks
     if wanted is not None:
@@ -384,13 +384,19 @@ def _make_sinks(trial: LiveTrial) -> list[Any]:
     else:
         names = list(available)
     names.sort(key=lambda n: (getattr(available[n], "order", 0), n))
-    sinks = []
+    sinks: list[Any] = []
+    routes: dict[type, list[Callable[[Any], None]]] = {}
     for name in names:
         try:
-            sinks.append(available[name](trial))
+            sink = available[name](trial)
+            subscriptions = dict(sink.subscriptions())
         except Exception:
             log.exception("sink %r could not be set up for trial %r and is skipped", name, trial.tid)
-    return sinks
+            continue
+        sinks.append(sink)
+        for event_type, handler in subscriptions.items():
+            routes.setdefault(event_type, []).append(handler)
+    return sinks, {t: tuple(handlers) for t, handlers in routes.items()}
 
 
 _warned: set[str] = set()
