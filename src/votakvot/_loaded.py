@@ -113,32 +113,38 @@ class Trial:
         return doc
 
     def _section(self, key: str) -> AttrDict:
-        value = dict.get(self.data, key)
+        value = (self.data if key == "meta" else self.head()).get(key)
         return AttrDict(value) if isinstance(value, dict) else AttrDict()
 
     @property
     def uid(self) -> str | None:
-        return dict.get(self.data, "uid")
+        """The trial's uuid4 (hex), the same across resumes."""
+        return self.head().get("uid")
 
     @property
     def params(self) -> AttrDict:
+        """The params the trial was called with."""
         return self._section("params")
 
     @property
     def info(self) -> AttrDict:
+        """Everything given to `inform` during the trial."""
         return self._section("info")
 
     @property
     def meta(self) -> AttrDict:
+        """The metadata collected when the trial started (`trial.meta.git.commit`, ...)."""
         return self._section("meta")
 
     @property
     def at(self) -> AttrDict:
+        """Timestamps: created, started, finished, duration (and resumed, for resumed trials)."""
         return self._section("at")
 
     @property
     def error(self) -> str | None:
-        return dict.get(self.data, "error")
+        """`Type: message` of the exception that ended a failed or interrupted trial."""
+        return self.head().get("error")
 
     @property
     def status(self) -> str:
@@ -174,12 +180,15 @@ class Trial:
     @property
     def result(self) -> Any:
         """The trial's result; raises TrialFailedError (with the traceback text) if it failed."""
-        if dict.get(self.data, "status") == "failed":
+        head = self.head()
+        if head.get("status") == "failed":
             raise TrialFailedError(self.tid, self.error, self.traceback_text)
-        return self.data.get("result")
+        result = head.get("result")
+        return AttrDict(result) if type(result) is dict else result
 
     @property
     def traceback_text(self) -> str | None:
+        """The text of `traceback.txt` (failed trials), or None."""
         if _layout.TRACEBACK not in self._listing():
             return None
         try:
