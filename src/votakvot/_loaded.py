@@ -56,14 +56,17 @@ class Trial:
         self.store = store
         self.folder = folder
         self.tid = tid
-        self.path = store.url(folder)
         self.trusted = trusted
         self._raw = document
         self._data: AttrDict | None = None
         self._head: dict[str, Any] | None = None
         self._files: list[str] | None = None
-        self._heartbeat: float | None = None
-        self._read_cache: dict[str, bytes] = {}
+        self._read_cache: dict[str, bytes] | None = None
+
+    @property
+    def path(self) -> str:
+        """The trial folder: a local path, or a URL with its protocol for remote stores."""
+        return self.store.url(self.folder)
 
     def __repr__(self) -> str:
         return f"<votakvot.Trial {self.tid!r} {self.status}>"
@@ -202,6 +205,8 @@ class Trial:
         return self._files
 
     def _read(self, name: str) -> bytes:
+        if self._read_cache is None:
+            self._read_cache = {}
         if name not in self._read_cache:
             self._read_cache[name] = self.store.read_bytes(self._file(name))
         return self._read_cache[name]
