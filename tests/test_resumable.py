@@ -139,7 +139,8 @@ def test_snapshot_needs_trust_to_load(local_root):
 
 def test_resumable_runs_without_tracking():
     """MyFn.call(**params) and plain iteration run a resumable_fn with no trial at all."""
-    assert CountTo.call(n=4) == {"i": 4, "restored": 0}
+    with pytest.warns(UserWarning, match="outside any trial"):  # its meter() calls are ignored
+        assert CountTo.call(n=4) == {"i": 4, "restored": 0}
     obj = CountTo()
     obj.init(n=3)
     steps = list(obj)
