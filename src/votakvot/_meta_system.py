@@ -7,6 +7,7 @@ import getpass
 import os
 import platform
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -34,70 +35,37 @@ def _venv() -> str | None:
     return os.environ.get("VIRTUAL_ENV") or os.environ.get("CONDA_PREFIX")
 
 
-@functools.cache
-def _machine() -> str:
-    return platform.machine()
+def _once(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """Makes a provider of a value that cannot change during the process, computed on first use.
 
+    Defined here, so the provider counts as a built-in (run inline, see `votakvot.meta`).
+    """
 
-@functools.cache
-def _platform() -> str:
-    return platform.platform()
+    @functools.cache
+    def provider() -> Any:
+        return fn()
 
-
-@functools.cache
-def _node() -> str:
-    return platform.node()
-
-
-@functools.cache
-def _cpu_count() -> int | None:
-    return os.cpu_count()
-
-
-def _cwd() -> str:
-    return os.getcwd()
-
-
-def _pid() -> int:
-    return os.getpid()
-
-
-def _argv() -> list[str]:
-    return list(sys.argv)
-
-
-@functools.cache
-def _python_version() -> str:
-    return platform.python_version()
-
-
-@functools.cache
-def _implementation() -> str:
-    return platform.python_implementation()
-
-
-def _executable() -> str:
-    return sys.executable
+    return provider
 
 
 SYSTEM_PROVIDERS: dict[str, Any] = {
-    "system.machine": _machine,
-    "system.platform": _platform,
-    "system.node": _node,
+    "system.machine": _once(platform.machine),
+    "system.platform": _once(platform.platform),
+    "system.node": _once(platform.node),
     "system.user": _user,
-    "system.cwd": _cwd,
-    "system.cpu_count": _cpu_count,
+    "system.cwd": lambda: os.getcwd(),
+    "system.cpu_count": _once(os.cpu_count),
     "system.memory": _memory_total,
 }
 
 PROCESS_PROVIDERS: dict[str, Any] = {
-    "process.pid": _pid,
-    "process.argv": _argv,
+    "process.pid": lambda: os.getpid(),
+    "process.argv": lambda: list(sys.argv),
 }
 
 PYTHON_PROVIDERS: dict[str, Any] = {
-    "python.version": _python_version,
-    "python.implementation": _implementation,
-    "python.executable": _executable,
+    "python.version": _once(platform.python_version),
+    "python.implementation": _once(platform.python_implementation),
+    "python.executable": lambda: sys.executable,
     "python.venv": _venv,
 }

@@ -7,11 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import _layout, _settings
-from ._loaded import read_trial
-from ._storage import open_store
 from ._verbs import trial_at
-from .errors import ParamsMismatchError
 
 
 class resumable_fn:  # the seed's lower-case spelling, kept so its examples run as written
@@ -65,19 +61,11 @@ def call(tid: str, fn: Callable[..., Any] | type[resumable_fn], params: dict[str
         votakvot.call(f"resumable_pi/n={n}", my_function, {"n": n})
     """
     params = dict(params or {})
-    tid = _layout.check_relative(tid, what="trial id")
-    store, root = open_store(_settings.current().root())
-    previous = read_trial(store, store.join(root, *tid.split("/")), tid)
+    t = trial_at(tid, **params)
+    previous = t.existing()
     if previous is not None and previous.status == "done":
-        from ._trial import _roundtrip
-
-        if previous.params != _roundtrip(params):
-            raise ParamsMismatchError(
-                f"trial {tid!r} already exists with params {previous.params!r}, not {params!r}; "
-                "use another id, or delete the folder to start over"
-            )
         return previous.result
-    with trial_at(tid, **params) as t:
+    with t:
         if isinstance(fn, type) and issubclass(fn, resumable_fn):
             t.result = _run_resumable(t, fn, params)
         else:

@@ -27,6 +27,8 @@ from .events import EVENT_TYPES, Attached, Finished, Informed, Metered, Snapshot
 
 log = logging.getLogger("votakvot.trial")
 
+_UNREAD: Any = object()
+
 _active: contextvars.ContextVar[LiveTrial | None] = contextvars.ContextVar("votakvot_trial", default=None)
 
 # Metric rows buffered before `meter()` itself flushes them (the ticker flushes sooner).
@@ -83,6 +85,7 @@ class LiveTrial:
         self.folder = root_store.join(root, *tid.split("/"))
         self.path = root_store.url(self.folder)
         self._explicit = explicit
+        self._existing: Any = _UNREAD
         self._lock = threading.RLock()
         self._step = itertools.count()
         self._steps: dict[str, Iterator[int]] = {}
@@ -168,18 +171,29 @@ class LiveTrial:
             self.error = self.error or "the process exited while the trial was running"
             self._finish(status)
 
-    def _take_over_previous(self) -> None:
-        from ._loaded import read_trial
+    def existing(self) -> Any:
+        """Returns the trial already stored at this explicit id (a `votakvot.Trial`), or None.
 
-        previous = read_trial(self.store, self.folder, self.tid)
+        Raises ParamsMismatchError if it was run with other params. Read once, then remembered.
+        """
+        if not self._explicit:
+            return None
+        if self._existing is _UNREAD:
+            from ._loaded import read_trial
+
+            previous = read_trial(self.store, self.folder, self.tid)
+            if previous is not None and previous.params != _roundtrip(self.params):
+                raise ParamsMismatchError(
+                    f"trial {self.tid!r} already exists with params {previous.params!r}, not {self.params!r}; "
+                    "use another id, or delete the folder to start over"
+                )
+            self._existing = previous
+        return self._existing
+
+    def _take_over_previous(self) -> None:
+        previous = self.existing()
         if previous is None:
             return
-        stored = previous.params
-        if stored != _roundtrip(self.params):
-            raise ParamsMismatchError(
-                f"trial {self.tid!r} already exists with params {stored!r}, not {self.params!r}; "
-                "use another id, or delete the folder to start over"
-            )
         self.previous = previous
         self.uid = previous.uid or self.uid
         created = (previous.data.get("at") or {}).get("created")
