@@ -35,6 +35,15 @@ def _age(folder: str, seconds: float = 10) -> None:
         os.utime(dirpath, (past, past))
 
 
+def _settle() -> None:
+    """Waits until everything written so far is old enough for the index to trust its timestamps.
+
+    Files changed within the last 2 s are always checked again (their timestamps may not have
+    moved yet), and a status change (ctime) cannot be set back, so this one really waits.
+    """
+    time.sleep(2.2)
+
+
 def test_index_lives_in_the_cache_folder_not_in_the_store(local_root, tmp_path):
     """load_report writes its index under VOTAKVOT_CACHE_DIR and adds nothing to the trial store."""
     votakvot.init(path=local_root)
@@ -101,7 +110,7 @@ def test_warm_report_equals_the_cold_one(local_root):
         _train(lr, note="n")
     with pytest.raises(ZeroDivisionError), votakvot.trial("bad", x={"nested": [1, 2]}):
         1 / 0  # noqa: B018
-    _age(local_root)
+    _settle()
     for full in (False, True):
         cold = votakvot.load_report(full=full, index=False).drop(columns="trial")
         votakvot.load_report(full=full)
@@ -180,4 +189,83 @@ def test_memory_store_uses_the_index(tmp_path):
     _train(0.1)
     assert votakvot.load_report()["lr"].tolist() == [0.1]
     _train(0.2)
+    assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.2]
+
+
+def _stamps(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_atime_ns, st.st_mtime_ns
+
+
+def test_changes_that_keep_timestamps_are_still_seen(local_root):
+    """A trial created inside an indexed trial folder, and a document swapped for one of the same
+    size, both show up although their mtimes are put back exactly (as a sync tool keeping
+    timestamps would do)."""
+    votakvot.init(path=local_root)
+    with votakvot.trial_at("outer", lr=1):
+        pass
+    with votakvot.trial_at("swapped", lr=0.1):
+        pass
+    _settle()
+    assert votakvot.load_report()["tid"].tolist() == ["outer", "swapped"]
+
+    outer = Path(local_root) / "outer"
+    outer_before = _stamps(outer)
+    with votakvot.trial_at("outer/inner", lr=2):
+        pass
+    os.utime(outer, ns=outer_before)
+
+    swapped = Path(local_root) / "swapped"
+    doc = swapped / "votakvot.yaml"
+    doc_before, folder_before = _stamps(doc), _stamps(swapped)
+    text = doc.read_text()
+    assert "lr: 0.1\n" in text
+    (swapped / "edited.tmp").write_text(text.replace("lr: 0.1\n", "lr: 0.9\n"))
+    os.replace(swapped / "edited.tmp", doc)
+    os.utime(doc, ns=doc_before)
+    os.utime(swapped, ns=folder_before)
+    assert os.stat(doc).st_size == len(text)
+
+    report = votakvot.load_report()
+    assert report["tid"].tolist() == ["outer", "outer/inner", "swapped"]
+    assert report["lr"].tolist() == [1, 2, 0.9]
+
+
+def test_a_full_load_after_a_glob_load_still_returns_every_trial(local_root):
+    """Loading a glob, then the whole root, gives every trial again, from the same index."""
+    votakvot.init(path=local_root)
+    _train(0.1)
+    with votakvot.trial("other", lr=0.5):
+        pass
+    _settle()
+    assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.5]
+    assert votakvot.load_report(f"{local_root}/o*/**")["lr"].tolist() == [0.5]  # one index: the root's
+    assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.5]
+    assert votakvot.load_report(f"{local_root}/t*")["lr"].tolist() == [0.1]
+
+
+def test_trial_ids_follow_the_root_when_it_changes_between_loads(local_root):
+    """An indexed load names trials relative to the current root, not the one of the last load."""
+    votakvot.init(path=local_root)
+    with votakvot.trial_at("exp/a", lr=1):
+        pass
+    os.renames(Path(local_root) / "exp" / "a", Path(local_root) / "moved" / "b")  # its recorded tid no longer fits
+    _settle()
+    votakvot.testing.reset()
+    assert votakvot.load_report(f"{local_root}/moved")["tid"].tolist() == ["b"]
+    votakvot.init(path=local_root)
+    assert votakvot.load_report(f"{local_root}/moved")["tid"].tolist() == ["moved/b"]
+
+
+def test_an_index_with_ragged_columns_is_ignored(local_root, tmp_path):
+    """An index file of the current format whose columns disagree in length is not trusted."""
+    votakvot.init(path=local_root)
+    _train(0.1)
+    _train(0.2)
+    _age(local_root)
+    votakvot.load_report()
+    (index,) = _index_files(tmp_path)
+    data = pickle.loads(index.read_bytes())
+    data["table"]["values"] = data["table"]["values"][:1]
+    index.write_bytes(pickle.dumps(data))
     assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.2]

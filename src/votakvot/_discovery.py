@@ -1,9 +1,10 @@
 """Finding trial folders below a path or glob, each with a signature of its document.
 
-Local trees are walked with `os.scandir` (never through symlinks or into hidden folders); a
-folder whose mtime is unchanged since the last walk is not listed again (the index keeps the
-listings). Remote stores are listed once, recursively. Globs are matched against the found
-paths: `*`, `?`, `[...]` within a segment, `**` across segments.
+Local trees are walked with `os.scandir` (never through symlinks or into hidden folders). A
+folder whose stamp is unchanged since the last walk is not listed again (the index keeps the
+listings), and an indexed trial folder without subfolders is confirmed with two stats. Remote
+stores are listed once, recursively. Globs are matched against the found paths: `*`, `?`,
+`[...]` within a segment, `**` across segments.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 import fnmatch
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _layout
 from ._storage import FsspecStore, LocalStore, Store
+
+if TYPE_CHECKING:
+    from ._index import Table
 
 GLOB_CHARS = "*?["
 # A file or folder changed this recently may change again within its timestamp's granularity,
@@ -22,6 +26,7 @@ GLOB_CHARS = "*?["
 _RACY_NS = 2_000_000_000
 
 Signature = Any  # a comparable value that changes when a document changes; None: unknown
+Stamp = tuple[int, int]  # a folder's (mtime_ns, ctime_ns)
 
 
 def has_glob(path: str) -> bool:
@@ -60,11 +65,37 @@ def _selected(relative: str, patterns: list[str] | None) -> bool:
     )
 
 
-def find(
-    store: Store, pattern: str, listings: dict[str, Any] | None = None
-) -> tuple[str, dict[str, Signature], bool]:
-    """Returns the base folder of `pattern`, `{trial folder: document signature}` below it, and
-    whether `listings` (local stores: the walk cache kept by the index, updated in place) changed.
+class Found:
+    """What `find` saw below `base`.
+
+    `signatures`: trial folders to check against the index (or read), each with its document's
+    signature; `folder_stamps`: the stamp of those that are leaf folders (None when too recent);
+    `unchanged`: positions of indexed leaf trial folders whose folder and document are as indexed.
+    `unchanged` is not narrowed by the glob: `selects` tells which of them it matches.
+    """
+
+    __slots__ = ("base", "folder_stamps", "listings_changed", "patterns", "sep", "signatures", "unchanged")
+
+    def __init__(self, base: str, sep: str, patterns: list[str] | None) -> None:
+        self.base, self.sep, self.patterns = base, sep, patterns
+        self.signatures: dict[str, Signature] = {}
+        self.folder_stamps: dict[str, Stamp | None] = {}
+        self.unchanged: list[int] = []
+        self.listings_changed = False
+
+    def selects(self, folder: str) -> bool:
+        """Tells whether a trial folder below the base matches the glob (always, without one)."""
+        if self.patterns is None:
+            return True
+        relative = "" if folder == self.base else folder[len(self.base.rstrip(self.sep)) + 1 :]
+        return _selected(relative.replace(self.sep, "/"), self.patterns)
+
+
+def find(store: Store, pattern: str, listings: dict[str, Any] | None = None, known: Table | None = None) -> Found:
+    """Finds the trial folders below `pattern`.
+
+    `listings` (local stores: the walk cache kept by the index) is updated in place; `known`
+    (the index's rows) lets unchanged leaf trial folders be confirmed with two stats each.
     """
     sep = store.sep
     base = glob_base(pattern, sep).rstrip(sep) if has_glob(pattern) else pattern.rstrip(sep)
@@ -73,40 +104,43 @@ def find(
         patterns = pattern[len(base) :].strip(sep).split(sep)
     elif base.endswith(sep + _layout.DOCUMENT) or base == _layout.DOCUMENT:
         base = base[: -len(_layout.DOCUMENT)].rstrip(sep)
-    changed = False
+    found = Found(base, sep, patterns)
     if isinstance(store, LocalStore):
-        found, changed = _walk_local(base or sep, {} if listings is None else listings)
+        _walk_local(base or sep, {} if listings is None else listings, known, found)
     else:
         assert isinstance(store, FsspecStore)
-        found = _list_remote(store, base)
-    if patterns is None:
-        return base, found, changed
-    head = base.rstrip(sep) + sep
-    selected = {}
-    for folder, signature in found.items():
-        relative = "" if folder == base else folder[len(head) :].replace(sep, "/")
-        if _selected(relative, patterns):
-            selected[folder] = signature
-    return base, selected, changed
+        found.signatures = _list_remote(store, base)
+    if patterns is not None:
+        found.signatures = {f: signature for f, signature in found.signatures.items() if found.selects(f)}
+    return found
 
 
-def _walk_local(top: str, listings: dict[str, Any]) -> tuple[dict[str, Signature], bool]:
-    """Walks `top`; `listings` maps a folder to (mtime_ns, subfolders, has_document)."""
+def _walk_local(top: str, listings: dict[str, Any], known: Table | None, found: Found) -> None:
+    """Walks `top`; `listings` maps a folder that is not a leaf trial folder to
+    (stamp, subfolders, has_document).
+
+    A stamp is (mtime, ctime): a folder's changes when an entry is added, removed or renamed, and
+    ctime cannot be set back by hand (a copy keeping timestamps still gets a new one).
+    """
     now = time.time_ns()
-    changed = False
+    stat = os.stat
     doc_tail = os.sep + _layout.DOCUMENT
-    found: dict[str, Signature] = {}
+    position = (known.positions() if known is not None else {}).get
+    known_stamps = known.folder_stamps if known is not None else []
+    known_signatures = known.signatures if known is not None else []
+    signatures, folder_stamps, keep = found.signatures, found.folder_stamps, found.unchanged.append
     seen: set[str] = set()
     stack = [top]
     while stack:
         folder = stack.pop()
         seen.add(folder)
         try:
-            mtime = os.stat(folder).st_mtime_ns
+            st = stat(folder)
         except OSError:
             continue
+        stamp = (st.st_mtime_ns, st.st_ctime_ns)
         cached = listings.get(folder)
-        if cached is not None and cached[0] == mtime:
+        if cached is not None and cached[0] == stamp:
             _, subfolders, has_doc = cached
         else:
             try:
@@ -118,27 +152,46 @@ def _walk_local(top: str, listings: dict[str, Any]) -> tuple[dict[str, Signature
             subfolders = tuple(
                 e.path for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
             )
-            listings[folder] = (mtime if now - mtime > _RACY_NS else None, subfolders, has_doc)
-            changed = True
-        stack.extend(subfolders)
+            trusted = stamp if now - max(stamp) > _RACY_NS else None
+            if has_doc and not subfolders:  # a leaf trial folder: its index row keeps its stamp
+                folder_stamps[folder] = trusted
+                if listings.pop(folder, None) is not None:
+                    found.listings_changed = True
+            else:
+                listings[folder] = (trusted, subfolders, has_doc)
+                found.listings_changed = True
+        for sub in subfolders:
+            i = position(sub)
+            if i is not None:
+                expected = known_stamps[i]
+                if expected is not None:
+                    try:
+                        st = stat(sub)
+                        if (st.st_mtime_ns, st.st_ctime_ns) == expected:
+                            st = stat(sub + doc_tail)
+                            if (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) == known_signatures[i]:
+                                keep(i)
+                                continue
+                    except OSError:
+                        pass  # gone or unreadable: walked below, which sees what it is
+            stack.append(sub)
         if has_doc:
             doc = folder + doc_tail
             try:
-                st = os.stat(doc)
+                st = stat(doc)
             except FileNotFoundError:
                 if os.path.lexists(doc):  # a dangling link: loading reports it
-                    found[folder] = None
+                    signatures[folder] = None
                 continue
             except OSError:
-                found[folder] = None  # it is there but unreadable: loading reports it
+                signatures[folder] = None  # it is there but unreadable: loading reports it
                 continue
-            racy = now - st.st_mtime_ns <= _RACY_NS
-            found[folder] = None if racy else (st.st_mtime_ns, st.st_size, st.st_ino)
+            signature = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+            signatures[folder] = None if now - max(signature[:2]) <= _RACY_NS else signature
     below = top.rstrip(os.sep) + os.sep
     for folder in [f for f in listings if f not in seen and (f == top or f.startswith(below))]:
         del listings[folder]
-        changed = True
-    return found, changed
+        found.listings_changed = True
 
 
 def _list_remote(store: FsspecStore, base: str) -> dict[str, Signature]:

@@ -2,7 +2,8 @@
 
 One file per loaded base folder, in `$VOTAKVOT_CACHE_DIR` (default: `$XDG_CACHE_HOME/votakvot`
 or `~/.cache/votakvot`), never in the trial store itself, so read-only and shared stores work.
-It holds each trial's document signature and report row, and the local walk's folder listings.
+It holds each trial's folder and document signatures and report row, and the local walk's folder
+listings.
 The trial files stay the only truth: a missing, stale or unreadable index is rebuilt, and
 deleting it loses nothing. It is read with an unpickler that builds only plain data.
 """
@@ -23,12 +24,12 @@ from ._yaml import InertObject
 
 log = logging.getLogger("votakvot.index")
 
-FORMAT = 2
-_ALLOWED = {
-    ("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset", "bytes", "complex", "bytearray")
-} | {
-    ("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")
-} | {("votakvot._yaml", "InertObject")}
+FORMAT = 3
+_ALLOWED = (
+    {("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset", "bytes", "complex", "bytearray")}
+    | {("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")}
+    | {("votakvot._yaml", "InertObject")}
+)
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -52,34 +53,99 @@ def enabled() -> bool:
     return os.environ.get(_envvars.INDEX, "1") != "0"
 
 
+class Table:
+    """Trial folders with their report rows, column-wise: one list per field, sorted by folder.
+
+    Column-wise, 100,000 rows unpickle, compare and turn into a frame without a per-row object.
+    `folder_stamps` holds a trial folder's (mtime, ctime) when it has no subfolders (so a load may
+    check it with two stats and no listing), else None; a None signature is never trusted.
+    """
+
+    COLUMNS = ("folders", "folder_stamps", "signatures", "doc_tids", "tids", "statuses", "names", "values", "extras")
+    __slots__ = COLUMNS
+    folders: list[str]
+    folder_stamps: list[tuple[int, int] | None]
+    signatures: list[Any]
+    doc_tids: list[Any]  # the tid the document records; `tids` holds the one the load gave
+    tids: list[str]
+    statuses: list[str]  # as recorded: a live one is checked for a crash on every load
+    names: list[tuple[str, ...]]
+    values: list[tuple[Any, ...]]
+    extras: list[dict[str, Any] | None]
+
+    def __init__(self, columns: dict[str, list[Any]] | None = None) -> None:
+        for column in self.COLUMNS:
+            setattr(self, column, columns[column] if columns is not None else [])
+
+    def __len__(self) -> int:
+        return len(self.folders)
+
+    def columns(self) -> dict[str, list[Any]]:
+        return {column: getattr(self, column) for column in self.COLUMNS}
+
+    def positions(self) -> dict[str, int]:
+        return dict(zip(self.folders, range(len(self.folders)), strict=True))
+
+    def append(self, *row: Any) -> None:
+        for column, value in zip(self.COLUMNS, row, strict=True):
+            getattr(self, column).append(value)
+
+    def row(self, i: int) -> tuple[Any, ...]:
+        return tuple(getattr(self, column)[i] for column in self.COLUMNS)
+
+    def take(self, positions: list[int]) -> Table:
+        """Returns the rows at `positions`, in that order (itself when that is every row in order)."""
+        if positions == list(range(len(self))):
+            return self
+        return Table({column: [getattr(self, column)[i] for i in positions] for column in self.COLUMNS})
+
+    def extend(self, other: Table) -> None:
+        for column in self.COLUMNS:
+            getattr(self, column).extend(getattr(other, column))
+
+    def sort(self) -> list[int]:
+        """Sorts the rows by folder; returns the old position of each new row."""
+        order = sorted(range(len(self)), key=self.folders.__getitem__)
+        for column in self.COLUMNS:
+            values = getattr(self, column)
+            setattr(self, column, [values[i] for i in order])
+        return order
+
+
 class Index:
-    """The cached rows and listings of one base folder (`key` is its URL)."""
+    """What the last load of one base folder (`key`: its URL) saw: folder listings and trial rows."""
 
     def __init__(self, key: str) -> None:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         self.path = os.path.join(cache_dir(), "index", f"{digest}.pickle")
         self.key = key
-        self.entries: dict[str, tuple[Any, ...]] = {}
+        self.anchors: list[str] = []
         self.listings: dict[str, Any] = {}
-        self.changed = False
+        self.table = Table()
 
     def load(self) -> Index:
         try:
             with open(self.path, "rb") as f:
                 data = _SafeUnpickler(io.BytesIO(f.read())).load()
             if data.get("format") == FORMAT and data.get("key") == self.key:
-                self.entries, self.listings = data["entries"], data["listings"]
+                table, listings = Table(data["table"]), data["listings"]
+                columns = table.columns().values()
+                if (
+                    all(type(values) is list for values in columns)
+                    and len({len(values) for values in columns}) == 1
+                    and type(listings) is dict
+                    and all(type(entry) is tuple and len(entry) == 3 for entry in listings.values())
+                ):
+                    self.anchors, self.listings, self.table = data["anchors"], listings, table
         except FileNotFoundError:
             pass
         except Exception as e:
             log.info("ignoring the unreadable report index %s: %r", self.path, e)
         return self
 
-    def save(self) -> None:
+    def save(self, anchors: list[str], listings: dict[str, Any], table: Table) -> None:
         """Writes the index atomically; a cache that cannot be written is simply not kept."""
-        if not self.changed:
-            return
-        data = {"format": FORMAT, "key": self.key, "entries": self.entries, "listings": self.listings}
+        data = {"format": FORMAT, "key": self.key, "anchors": anchors, "listings": listings, "table": table.columns()}
         tmp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)

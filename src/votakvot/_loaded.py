@@ -44,6 +44,14 @@ class Trial:
     trial.params, trial.meta.git.commit, trial.metrics()
     """
 
+    # What is read lazily starts out as these class-wide defaults: a report makes 100,000 trials fast.
+    trusted = False
+    _raw: bytes | None = None
+    _data: AttrDict | None = None
+    _head: dict[str, Any] | None = None
+    _files: list[str] | None = None
+    _read_cache: dict[str, bytes] | None = None
+
     def __init__(
         self,
         store: Store,
@@ -56,12 +64,10 @@ class Trial:
         self.store = store
         self.folder = folder
         self.tid = tid
-        self.trusted = trusted
-        self._raw = document
-        self._data: AttrDict | None = None
-        self._head: dict[str, Any] | None = None
-        self._files: list[str] | None = None
-        self._read_cache: dict[str, bytes] | None = None
+        if trusted:
+            self.trusted = True
+        if document is not None:
+            self._raw = document
 
     @property
     def path(self) -> str:

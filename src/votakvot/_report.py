@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from . import _discovery, _envvars, _gc, _index, _layout, _settings
@@ -16,9 +17,6 @@ _SECTIONS = ("params", "info", "result")
 _MAX_COLUMNS_PER_TRIAL = 10_000
 # A trial document is a few KB; a local one past this size is skipped, not read into memory.
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
-
-# An index entry: (signature, document tid, status, cell names, cell values, full extras or None).
-Entry = tuple[Any, Any, str, tuple[str, ...], tuple[Any, ...], Any]
 
 
 def _relative(folder: str, anchors: list[str], sep: str) -> str:
@@ -72,47 +70,44 @@ def _row(doc: dict[str, Any], full: dict[str, Any] | None) -> tuple[tuple[str, .
 
 
 class _Loaded:
-    """One trial found by a load, with its report cells when they were asked for."""
+    """What a load found: its report rows (column-wise, by folder), their trials and statuses."""
 
-    __slots__ = ("extra", "names", "status", "trial", "values")
+    __slots__ = ("rows", "statuses", "trials")
 
-    def __init__(self, trial: Trial, status: str, names: tuple[str, ...], values: tuple[Any, ...], extra: Any) -> None:
-        self.trial, self.status, self.names, self.values, self.extra = trial, status, names, values, extra
+    def __init__(self, rows: _index.Table, trials: list[Trial], statuses: list[str]) -> None:
+        self.rows, self.trials, self.statuses = rows, trials, statuses
 
 
 def _load(
     path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
-) -> list[_Loaded]:
+) -> _Loaded:
     with _gc.paused():
         return _load_all(path, safe=safe, trusted=trusted, rows=rows, full=full, index=index)
 
 
 def _load_all(
     path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
-) -> list[_Loaded]:
+) -> _Loaded:
     settings = _settings.current()
     root_url = settings.root()
     store, pattern = open_store(os.fspath(path) if path is not None else root_url)
     use_index = (index if index is not None else _index.enabled()) and not trusted
     cache = _index.Index(store.url(_discovery.glob_base(pattern, store.sep) or pattern)).load() if use_index else None
-    base, found, listed = _discovery.find(store, pattern, cache.listings if cache is not None else None)
+    known = cache.table if cache is not None else _index.Table()
+    listings = cache.listings if cache is not None else {}
+    found = _discovery.find(store, pattern, listings, known)
+    anchors = _anchors(store, found.base, root_url, settings)
+    rows = rows or cache is not None
+
+    kept, stale, refreshed = _still_valid(known, found, full)
+    cache_anchors = cache.anchors if cache is not None else None
+    if cache_anchors != anchors:
+        kept.tids = [_tid(store, folder, anchors, tid) for folder, tid in zip(kept.folders, kept.doc_tids, strict=True)]
+
+    fresh = _index.Table()
+    fresh_trials: list[Trial] = []
     shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
-    anchors = _anchors(store, base, root_url, settings)
-
-    loaded: list[_Loaded] = []
-    stale: list[str] = []
-    for folder, signature in sorted(found.items()):
-        entry = cache.entries.get(folder) if cache is not None else None
-        if entry is None or signature is None or entry[0] != signature or (full and entry[5] is None):
-            stale.append(folder)
-            continue
-        trial = Trial(store, folder, _tid(store, folder, anchors, entry[1]))
-        status = trial.status if entry[2] in LIVE_STATUSES else entry[2]
-        loaded.append(_Loaded(trial, status, entry[3], entry[4], entry[5]))
-
-    documents = store.read_many(
-        [store.join(folder, _layout.DOCUMENT) for folder in stale], limit=MAX_DOCUMENT_BYTES
-    )
+    documents = store.read_many([store.join(folder, _layout.DOCUMENT) for folder in stale], limit=MAX_DOCUMENT_BYTES)
     for folder in stale:
         raw = documents.get(store.join(folder, _layout.DOCUMENT))
         trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)
@@ -123,25 +118,73 @@ def _load_all(
             trial.tid = _tid(store, folder, anchors, doc.get("tid"))
             names, values, extra = _row(doc, dict(trial.data) if full else None) if rows else ((), (), None)
             names = shapes.setdefault(names, names)
-            status = trial.status
+            status = str(doc.get("status"))
         except (TrialLoadError, OSError) as e:
             if not safe:
                 raise TrialLoadError(str(e)) from e
             warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=4)
             continue
-        if cache is not None and rows and found[folder] is not None:
-            cache.entries[folder] = (found[folder], doc.get("tid"), str(doc.get("status")), names, values, extra)
-            cache.changed = True
-        loaded.append(_Loaded(trial, status, names, values, extra))
+        signature, stamp = stale[folder]
+        fresh.append(folder, stamp, signature, doc.get("tid"), trial.tid, status, names, values, extra)
+        fresh_trials.append(trial)
 
-    if cache is not None:
-        for folder in [f for f in cache.entries if f not in found]:
-            del cache.entries[folder]
-            cache.changed = True
-        cache.changed = cache.changed or listed
-        cache.save()
-    loaded.sort(key=lambda item: item.trial.folder)
-    return loaded
+    changed = found.listings_changed or fresh or refreshed or len(kept) != len(known) or cache_anchors != anchors
+    if cache is not None and changed:
+        saved = _index.Table({column: list(values) for column, values in kept.columns().items()})
+        saved.extend(fresh.take([i for i, signature in enumerate(fresh.signatures) if signature is not None]))
+        saved.sort()
+        cache.save(anchors, listings, saved)
+
+    result = kept if found.patterns is None else kept.take([i for i, f in enumerate(kept.folders) if found.selects(f)])
+    trials: list[Trial | None] = [None] * len(result)
+    if fresh:
+        result = _index.Table({column: list(values) for column, values in result.columns().items()})
+        result.extend(fresh)
+        trials.extend(fresh_trials)
+        trials = [trials[i] for i in result.sort()]
+    made = [
+        trial if trial is not None else Trial(store, folder, tid)
+        for trial, folder, tid in zip(trials, result.folders, result.tids, strict=True)
+    ]
+    statuses = result.statuses
+    if any(live in statuses for live in LIVE_STATUSES):  # only those may have crashed since
+        statuses = [made[i].status if status in LIVE_STATUSES else status for i, status in enumerate(statuses)]
+    return _Loaded(result, made, statuses)
+
+
+def _still_valid(
+    known: _index.Table, found: _discovery.Found, full: bool
+) -> tuple[_index.Table, dict[str, tuple[Any, Any]], bool]:
+    """Returns the index rows that still hold (sorted by folder), the folders to read (with their
+    document signature and folder stamp), and whether a kept row's folder stamp changed.
+    """
+    positions = list(found.unchanged)
+    stale: dict[str, tuple[Any, Any]] = {}
+    stamps: dict[int, Any] = {}
+    if found.signatures:
+        where = known.positions()
+        for folder, signature in found.signatures.items():
+            i = where.get(folder)
+            if i is not None and signature is not None and known.signatures[i] == signature:
+                positions.append(i)
+                stamps[i] = found.folder_stamps.get(folder)
+            else:
+                stale[folder] = (signature, found.folder_stamps.get(folder))
+    if full:  # rows indexed by a report without full=True lack the document's other fields
+        extras = known.extras
+        stale.update(
+            (known.folders[i], (known.signatures[i], known.folder_stamps[i])) for i in positions if extras[i] is None
+        )
+        positions = [i for i in positions if extras[i] is not None]
+    positions.sort()
+    kept = known.take(positions)
+    refreshed = False
+    if stamps:
+        for j, i in enumerate(positions):
+            if i in stamps and kept.folder_stamps[j] != stamps[i]:
+                kept.folder_stamps[j] = stamps[i]
+                refreshed = True
+    return kept, stale, refreshed
 
 
 def _anchors(store: Store, base: str, root_url: str, settings: Any) -> list[str]:
@@ -181,9 +224,8 @@ def load_trials(
     """
     trials: dict[str, Trial] = {}
     # Without report rows the index saves little: discovery alone is what it would skip.
-    found = _load(path, safe=safe, trusted=trusted, rows=False, full=False, index=bool(index))
-    for item in found:
-        trial = item.trial
+    loaded = _load(path, safe=safe, trusted=trusted, rows=False, full=False, index=bool(index))
+    for trial in loaded.trials:
         if trial.tid in trials:  # two folders claim one id (e.g. a copied folder): keep both
             trial.tid = trial.path
         trials[trial.tid] = trial
@@ -221,46 +263,46 @@ def load_report(
         return _frame(pd, _load(path, safe=safe, trusted=trusted, rows=True, full=full, index=index), full)
 
 
-def _frame(pd: Any, loaded: list[_Loaded], full: bool) -> Any:
+def _frame(pd: Any, loaded: _Loaded, full: bool) -> Any:
     """Builds the report DataFrame: standard columns, then sections, then full=True's fields."""
-    if not loaded:
+    rows = loaded.rows
+    if not len(rows):
         return pd.DataFrame(columns=list(STANDARD_COLUMNS))
     owners: dict[str, set[str]] = {name: {"standard"} for name in STANDARD_COLUMNS}
-    for names in {item.names for item in loaded}:
+    rows_of: dict[tuple[str, ...], Sequence[int]]
+    if rows.names.count(rows.names[0]) == len(rows):  # one shape of row, as in most reports
+        rows_of = {rows.names[0]: range(len(rows))}
+    else:
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, names in enumerate(rows.names):
+            groups.setdefault(names, []).append(i)
+        rows_of = dict(groups)
+    for names in rows_of:
         for cell in names:
             section, name = cell.split("\0", 1)
             owners.setdefault(name, set()).add(section)
     if full:
-        for item in loaded:  # the document's own fields keep their names
-            for name in item.extra or ():
+        for extra in rows.extras:  # the document's own fields keep their names
+            for name in extra or ():
                 if name in owners and not name.startswith(_SECTIONS):
                     owners[name].add("document")
-    column_names: dict[tuple[str, ...], list[str]] = {}
-    rows_of: dict[tuple[str, ...], list[int]] = {}
-    for i, item in enumerate(loaded):
-        rows_of.setdefault(item.names, []).append(i)
-    for names in rows_of:
-        cells = [cell.split("\0", 1) for cell in names]
-        column_names[names] = [_column(section, name, owners[name]) for section, name in cells]
-    count = len(loaded)
-    data: dict[str, list[Any]] = {
-        "tid": [item.trial.tid for item in loaded],
-        "trial": [item.trial for item in loaded],
-        "status": [item.status for item in loaded],
-    }
-    for names, rows in rows_of.items():  # column-wise: one transpose per shape of row
+    count = len(rows)
+    data: dict[str, list[Any]] = {"tid": rows.tids, "trial": loaded.trials, "status": loaded.statuses}
+    values_of = rows.values
+    for names, positions in rows_of.items():  # column-wise: one transpose per shape of row
         if not names:
             continue
-        transposed = zip(*(loaded[i].values for i in rows), strict=True)
-        for column, values in zip(column_names[names], transposed, strict=True):
-            if len(rows) == count and column not in data:
+        columns = [_column(section, name, owners[name]) for section, name in (cell.split("\0", 1) for cell in names)]
+        transposed = zip(*(values_of[i] for i in positions), strict=True)
+        for column, values in zip(columns, transposed, strict=True):
+            if len(positions) == count and column not in data:
                 data[column] = list(values)
                 continue
             target = data.setdefault(column, [None] * count)
-            for i, value in zip(rows, values, strict=True):
+            for i, value in zip(positions, values, strict=True):
                 target[i] = value
     if full:
-        for i, item in enumerate(loaded):
-            for column, value in (item.extra or {}).items():
+        for i, extra in enumerate(rows.extras):
+            for column, value in (extra or {}).items():
                 data.setdefault(column, [None] * count)[i] = value
     return pd.DataFrame(data)
