@@ -46,8 +46,8 @@ OK = "\u2713"
 MISS = "\u2717"
 LE = "\u2264"
 
-QUICK = dict(runs=100, points=20_000, report=200, report_large=1_000, s3_trials=200, settle=0.1)
-FULL = dict(runs=500, points=100_000, report=2_000, report_large=10_000, s3_trials=2_000, settle=0.5)
+QUICK = dict(runs=100, points=20_000, report=200, report_large=1_000, report_huge=0, s3_trials=200, settle=0.1)
+FULL = dict(runs=500, points=100_000, report=2_000, report_large=10_000, report_huge=0, s3_trials=2_000, settle=0.5)
 FLOOR_TRIES = 5  # floors are bounds: best of 5 in-process tries (as in peers.py)
 GIT_FILES = 300  # files committed in the git repository of the W1 "with git" jobs
 S3_BUCKET = "bench"
@@ -870,6 +870,7 @@ def plan(a, base: str) -> tuple[list[Job], list[Job]]:
     """(build jobs run once, measured jobs run once per repetition)."""
     w3 = os.path.join(base, "w3-store")
     w3l = os.path.join(base, "w3-store-large")
+    w3h = os.path.join(base, "w3-store-huge")
     s3 = f"s3://{S3_BUCKET}/w3"
     builds = [Job("w3.build", "w3", a.report, w3), Job("w3.build", "w3", a.report_large, w3l),
               Job("s3.build", "s3", a.s3_trials, s3)]
@@ -883,6 +884,9 @@ def plan(a, base: str) -> tuple[list[Job], list[Job]]:
         Job("import.yaml", "import", module="yaml"),
         Job("s3.vk", "s3", a.s3_trials, s3), Job("s3.seq", "s3", a.s3_trials, s3),
     ]
+    if a.report_huge:  # votakvot alone: the floor would take ~30 s per try at 100,000 trials
+        builds.append(Job("w3.build", "w3", a.report_huge, w3h))
+        jobs.append(Job("w3.vk", "w3", a.report_huge, w3h))
     want = [w.strip().lower() for w in (a.only or "").split(",") if w.strip()]
     if not want:
         want = [g for g in GROUPS if g != "s3" or a.s3]
@@ -967,6 +971,7 @@ def render(meta: dict, agg: dict, a) -> str:
                     if busy else ""))
     L.append(f"- Settings: reps={a.reps} (median, min{DASH}max over fresh processes), W1 trials={a.runs}, "
              f"W2 points={a.points:,}, W3 trials={a.report:,} and {a.report_large:,}"
+             + (f" and {a.report_huge:,} (votakvot only)" if a.report_huge else "")
              + (f", S3 trials={a.s3_trials:,}" if meta.get("s3") else "")
              + f"; floors: best of {FLOOR_TRIES} in-process tries; git repo for W1: {GIT_FILES} committed files; "
              + ("W1/W2 include the process's first trial (--no-warmup)" if a.no_warmup else
@@ -1035,7 +1040,7 @@ def render(meta: dict, agg: dict, a) -> str:
         add(f"W2 reference: bare `list.append({{'loss': x}})` {DASH} {MICRO}s/point", None, d,
             tgt_text=DASH, vk_cell=DASH, show_ratio=False)
 
-    for n, big in ((n3, False), (n3l, True)):
+    for n, big in ((n3, False), (n3l, True), *(((a.report_huge, True),) if a.report_huge else ())):
         vk, fl = get("w3.vk", n, "cold"), get("w3.floor", n)
         rps = f" {DASH} {n / vk['median']:,.0f}/s" if vk else ""
         frps = f" {DASH} {n / fl['median']:,.0f}/s" if fl else ""
@@ -1059,11 +1064,12 @@ def render(meta: dict, agg: dict, a) -> str:
             if rv is not None:
                 base_mib = rv.get("rss_imports", 0.0)
                 est = base_mib + (rv["median"] - base_mib) * 100_000 / n
+                how = "measured" if n == 100_000 else "linear est."
                 ok = OK if est <= 1024 else MISS
                 add(f"W3 peak RSS of the loading process after the cold load {DASH} MiB ({n:,} trials)", rv, rf,
                     vk_suffix=f" [imports {_fmt(base_mib)}]",
                     fl_suffix=f" [imports {_fmt(rf.get('rss_imports'))}]" if rf else "",
-                    tgt_text=f"100k trials < 1 GiB: linear est. {est:,.0f} MiB {ok}")
+                    tgt_text=f"100k trials < 1 GiB: {how} {est:,.0f} MiB {ok}")
 
     iv, ip, iy = get("import.votakvot", None), get("import.pandas", None), get("import.yaml", None)
     add(f"import votakvot {DASH} ms (floor: `import pandas`)", iv, ip, 0.4)
@@ -1253,6 +1259,9 @@ def main(argv=None) -> int:
     p.add_argument("--points", type=int, help="W2 meter points (full 100000, quick 20000)")
     p.add_argument("--report", type=int, help="W3 trials (full 2000, quick 200)")
     p.add_argument("--report-large", type=int, help="W3 large store, with peak RSS (full 10000, quick 1000)")
+    p.add_argument("--report-huge", type=int,
+                   help="W3 at a third size, votakvot only, e.g. 100000 to measure the 100k targets directly "
+                        "(default: off; builds the store once, ~1 min per 100k trials, then ~1 min per repetition)")
     p.add_argument("--s3", action="store_true", help="add the S3 row (moto server on 127.0.0.1)")
     p.add_argument("--s3-trials", type=int, help="trials written to S3 (full 2000, quick 200)")
     p.add_argument("--s3-latency", type=float, default=0.0,

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import votakvot
 from conftest import run_python
@@ -63,6 +65,51 @@ def test_every_metric_file_is_plain_csv(local_root):
         with open(os.path.join(t.path, name), newline="") as f:
             assert next(csv.reader(f))[:2] == ["step", "time"]
     assert _csv_rows(os.path.join(t.path, "metrics.1.csv"))[0]["b"] == 'with "quotes", and commas'
+
+
+_CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.booleans(),
+    st.text(st.characters(exclude_characters="\r\n", exclude_categories=("Cs",)), max_size=8),
+    st.none(),
+)
+
+
+_NUMBERS = st.one_of(st.floats(), st.integers(min_value=-(10**30), max_value=10**30))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.one_of(
+        st.lists(st.tuples(_NUMBERS, _NUMBERS, st.booleans()), min_size=1, max_size=12),
+        st.lists(st.tuples(_CELLS, _CELLS, st.booleans()), min_size=1, max_size=12),
+    ),
+    width=st.sampled_from([1, 2]),
+)
+def test_metric_files_hold_exactly_what_csv_writer_writes(tmp_path, rows, width):
+    """Whatever the values (plain numbers, nan, bools, text needing quotes, None) and however
+    they are flushed, each metric line is byte for byte what csv.writer makes of them."""
+    votakvot.init(path=str(tmp_path / f"results-{time.monotonic_ns()}"))
+    with votakvot.trial("m") as t:
+        for a, b, flush in rows:
+            if width == 1:
+                t.meter(a=a)
+            else:
+                t.meter(a=a, b=b)
+            if flush:
+                t.flush_metrics()
+    with open(os.path.join(t.path, "metrics.csv"), newline="", encoding="utf-8") as f:
+        lines = [line + "\r\n" for line in f.read().split("\r\n")[:-1]]  # values hold no line breaks
+    expected_header = io.StringIO(newline="")
+    csv.writer(expected_header).writerow(["step", "time", "a", "b"][: 2 + width])
+    assert lines[0] == expected_header.getvalue()
+    assert len(lines) == 1 + len(rows)
+    for step, ((a, b, _), line) in enumerate(zip(rows, lines[1:], strict=True)):
+        stamp = line.split(",", 2)[1]
+        expected = io.StringIO(newline="")
+        csv.writer(expected).writerow([step, float(stamp), a, b][: 2 + width])
+        assert line == expected.getvalue()
 
 
 def test_named_series_do_not_clash_with_metric_names(root):
