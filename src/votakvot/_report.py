@@ -104,29 +104,7 @@ def _load_all(
     if cache_anchors != anchors:
         kept.tids = [_tid(store, folder, anchors, tid) for folder, tid in zip(kept.folders, kept.doc_tids, strict=True)]
 
-    fresh = _index.Table()
-    fresh_trials: list[Trial] = []
-    shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
-    documents = store.read_many([store.join(folder, _layout.DOCUMENT) for folder in stale], limit=MAX_DOCUMENT_BYTES)
-    for folder in stale:
-        raw = documents.get(store.join(folder, _layout.DOCUMENT))
-        trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)
-        try:
-            if not isinstance(raw, bytes):
-                raise TrialLoadError(f"{store.url(folder)}: cannot read votakvot.yaml ({raw!r})")
-            doc = trial.data if full else trial.head()
-            trial.tid = _tid(store, folder, anchors, doc.get("tid"))
-            names, values, extra = _row(doc, dict(trial.data) if full else None) if rows else ((), (), None)
-            names = shapes.setdefault(names, names)
-            status = str(doc.get("status"))
-        except (TrialLoadError, OSError) as e:
-            if not safe:
-                raise TrialLoadError(str(e)) from e
-            warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=4)
-            continue
-        signature, stamp = stale[folder]
-        fresh.append(folder, stamp, signature, doc.get("tid"), trial.tid, status, names, values, extra)
-        fresh_trials.append(trial)
+    fresh, fresh_trials = _read(store, stale, anchors, safe=safe, trusted=trusted, rows=rows, full=full)
 
     changed = found.listings_changed or fresh or refreshed or len(kept) != len(known) or cache_anchors != anchors
     if cache is not None and changed:
@@ -150,6 +128,43 @@ def _load_all(
     if any(live in statuses for live in LIVE_STATUSES):  # only those may have crashed since
         statuses = [made[i].status if status in LIVE_STATUSES else status for i, status in enumerate(statuses)]
     return _Loaded(result, made, statuses)
+
+
+def _read(
+    store: Store,
+    stale: dict[str, tuple[Any, Any]],
+    anchors: list[str],
+    *,
+    safe: bool,
+    trusted: bool,
+    rows: bool,
+    full: bool,
+) -> tuple[_index.Table, list[Trial]]:
+    """Reads and parses the documents of `stale` folders (concurrently where the store allows)
+    into report rows; a folder that cannot be read is skipped with a warning, or raises."""
+    fresh = _index.Table()
+    trials: list[Trial] = []
+    shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+    documents = store.read_many([store.join(folder, _layout.DOCUMENT) for folder in stale], limit=MAX_DOCUMENT_BYTES)
+    for folder, (signature, stamp) in stale.items():
+        raw = documents.get(store.join(folder, _layout.DOCUMENT))
+        trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)
+        try:
+            if not isinstance(raw, bytes):
+                raise TrialLoadError(f"{store.url(folder)}: cannot read votakvot.yaml ({raw!r})")
+            doc = trial.data if full else trial.head()
+            trial.tid = _tid(store, folder, anchors, doc.get("tid"))
+            names, values, extra = _row(doc, dict(trial.data) if full else None) if rows else ((), (), None)
+            names = shapes.setdefault(names, names)
+            status = str(doc.get("status"))
+        except (TrialLoadError, OSError) as e:
+            if not safe:
+                raise TrialLoadError(str(e)) from e
+            warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=5)
+            continue
+        fresh.append(folder, stamp, signature, doc.get("tid"), trial.tid, status, names, values, extra)
+        trials.append(trial)
+    return fresh, trials
 
 
 def _still_valid(
