@@ -257,15 +257,33 @@ def test_trial_ids_follow_the_root_when_it_changes_between_loads(local_root):
     assert votakvot.load_report(f"{local_root}/moved")["tid"].tolist() == ["moved/b"]
 
 
-def test_an_index_with_ragged_columns_is_ignored(local_root, tmp_path):
-    """An index file of the current format whose columns disagree in length is not trusted."""
+def _damaged(data: dict, how: str) -> dict:
+    """A copy of unpickled index data, damaged in one way a broken or hand-made file could be."""
+    data = pickle.loads(pickle.dumps(data))
+    table, listings = data["table"], data["listings"]
+    if how == "ragged columns":
+        table["values"] = table["values"][:1]
+    elif how == "a folder that is a number":
+        table["folders"][0] = 7
+    elif how == "a listed subfolder that is a number":
+        stamp, _, has_doc = next(iter(listings.values()))
+        listings[next(iter(listings))] = (stamp, (0,), has_doc)
+    elif how == "a missing column":
+        del table["extras"]
+    return data
+
+
+def test_a_malformed_index_is_ignored(local_root, tmp_path):
+    """An index file of the current format whose data has the wrong shape is not trusted: the
+    report is read from the trial files (no crash, no wrong rows)."""
     votakvot.init(path=local_root)
     _train(0.1)
     _train(0.2)
-    _age(local_root)
+    _settle()
     votakvot.load_report()
     (index,) = _index_files(tmp_path)
-    data = pickle.loads(index.read_bytes())
-    data["table"]["values"] = data["table"]["values"][:1]
-    index.write_bytes(pickle.dumps(data))
-    assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.2]
+    good = pickle.loads(index.read_bytes())
+    damages = ("ragged columns", "a folder that is a number", "a listed subfolder that is a number", "a missing column")
+    for how in damages:
+        index.write_bytes(pickle.dumps(_damaged(good, how)))
+        assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.2], how

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import logging
 import os
 import pickle
@@ -112,6 +113,42 @@ class Table:
         return order
 
 
+_COLUMN_TYPES: dict[str, set[type]] = {
+    "folders": {str},
+    "folder_stamps": {tuple, type(None)},
+    "signatures": {tuple, type(None)},
+    "tids": {str},
+    "statuses": {str},
+    "names": {tuple},
+    "values": {tuple},
+    "extras": {dict, type(None)},
+}
+
+
+def _types(values: Any) -> set[type]:
+    return set(map(type, values))
+
+
+def _well_formed(anchors: Any, listings: Any, columns: Any) -> bool:
+    """Tells whether unpickled index data has the shapes loading relies on (a file that was
+    damaged, or written by hand, is then ignored instead of failing the load)."""
+    if type(anchors) is not list or not _types(anchors) <= {str} or type(listings) is not dict:
+        return False
+    if type(columns) is not dict or set(columns) != set(Table.COLUMNS):
+        return False
+    if not all(type(values) is list for values in columns.values()):
+        return False
+    if len({len(values) for values in columns.values()}) != 1:
+        return False
+    if not all(_types(columns[name]) <= allowed for name, allowed in _COLUMN_TYPES.items()):
+        return False
+    if not _types(listings) <= {str} or not _types(listings.values()) <= {tuple}:
+        return False
+    if not all(len(entry) == 3 and type(entry[1]) is tuple for entry in listings.values()):
+        return False
+    return _types(itertools.chain.from_iterable(entry[1] for entry in listings.values())) <= {str}
+
+
 class Index:
     """What the last load of one base folder (`key`: its URL) saw: folder listings and trial rows."""
 
@@ -128,15 +165,11 @@ class Index:
             with open(self.path, "rb") as f:
                 data = _SafeUnpickler(io.BytesIO(f.read())).load()
             if data.get("format") == FORMAT and data.get("key") == self.key:
-                table, listings = Table(data["table"]), data["listings"]
-                columns = table.columns().values()
-                if (
-                    all(type(values) is list for values in columns)
-                    and len({len(values) for values in columns}) == 1
-                    and type(listings) is dict
-                    and all(type(entry) is tuple and len(entry) == 3 for entry in listings.values())
-                ):
-                    self.anchors, self.listings, self.table = data["anchors"], listings, table
+                anchors, listings, columns = data["anchors"], data["listings"], data["table"]
+                if _well_formed(anchors, listings, columns):
+                    self.anchors, self.listings, self.table = anchors, listings, Table(columns)
+                else:
+                    log.info("ignoring the malformed report index %s", self.path)
         except FileNotFoundError:
             pass
         except Exception as e:
