@@ -125,9 +125,9 @@ def _walk_local(top: str, listings: dict[str, Any], known: Table | None, found: 
     now = time.time_ns()
     stat = os.stat
     doc_tail = os.sep + _layout.DOCUMENT
-    position = (known.positions() if known is not None else {}).get
-    known_stamps = known.folder_stamps if known is not None else []
-    known_signatures = known.signatures if known is not None else []
+    if known is not None and not len(known):
+        known = None
+    position = known.positions().get if known is not None else None
     signatures, folder_stamps, keep = found.signatures, found.folder_stamps, found.unchanged.append
     seen: set[str] = set()
     stack = [top]
@@ -160,30 +160,10 @@ def _walk_local(top: str, listings: dict[str, Any], known: Table | None, found: 
             else:
                 listings[folder] = (trusted, subfolders, has_doc)
                 found.listings_changed = True
-        # Indexed leaf folders are checked relative to this folder's descriptor: the kernel then
-        # resolves one path segment per stat, not the whole path (a fifth less time per trial).
-        fd = _open_folder(folder) if subfolders and known_stamps else None
-        cut = len(folder.rstrip(os.sep)) + 1 if fd is not None else 0
-        try:
-            for sub in subfolders:
-                i = position(sub)
-                if i is not None:
-                    expected = known_stamps[i]
-                    if expected is not None:
-                        name = sub[cut:]
-                        try:
-                            st = stat(name, dir_fd=fd)
-                            if (st.st_mtime_ns, st.st_ctime_ns) == expected:
-                                st = stat(name + doc_tail, dir_fd=fd)
-                                if (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) == known_signatures[i]:
-                                    keep(i)
-                                    continue
-                        except OSError:
-                            pass  # gone or unreadable: walked below, which sees what it is
-                stack.append(sub)
-        finally:
-            if fd is not None:
-                os.close(fd)
+        if known is not None and subfolders:
+            stack.extend(_unconfirmed(folder, subfolders, known, position, keep))
+        else:
+            stack.extend(subfolders)
         if has_doc:
             doc = folder + doc_tail
             try:
@@ -201,6 +181,41 @@ def _walk_local(top: str, listings: dict[str, Any], known: Table | None, found: 
     for folder in [f for f in listings if f not in seen and (f == top or f.startswith(below))]:
         del listings[folder]
         found.listings_changed = True
+
+
+def _unconfirmed(folder: str, subfolders: tuple[str, ...], known: Table, position: Any, keep: Any) -> list[str]:
+    """Confirms the indexed leaf trial folders among `subfolders` as unchanged (their positions go
+    to `keep`) with two stats each; returns the other subfolders, to be walked.
+
+    The stats are relative to `folder`'s descriptor: the kernel then resolves one path segment
+    per stat, not the whole path (a fifth less time per trial).
+    """
+    stat, doc_tail = os.stat, os.sep + _layout.DOCUMENT
+    known_stamps, known_signatures = known.folder_stamps, known.signatures
+    fd = _open_folder(folder)
+    cut = len(folder.rstrip(os.sep)) + 1 if fd is not None else 0
+    others = []
+    try:
+        for sub in subfolders:
+            i = position(sub)
+            if i is not None:
+                expected = known_stamps[i]
+                if expected is not None:
+                    name = sub[cut:]
+                    try:
+                        st = stat(name, dir_fd=fd)
+                        if (st.st_mtime_ns, st.st_ctime_ns) == expected:
+                            st = stat(name + doc_tail, dir_fd=fd)
+                            if (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) == known_signatures[i]:
+                                keep(i)
+                                continue
+                    except OSError:
+                        pass  # gone or unreadable: walked, which sees what it is
+            others.append(sub)
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return others
 
 
 def _open_folder(folder: str) -> int | None:
