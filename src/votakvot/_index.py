@@ -63,7 +63,7 @@ class Table:
     """
 
     COLUMNS = ("folders", "folder_stamps", "signatures", "doc_tids", "tids", "statuses", "names", "values", "extras")
-    __slots__ = COLUMNS
+    __slots__ = (*COLUMNS, "_positions")
     folders: list[str]
     folder_stamps: list[tuple[int, int] | None]
     signatures: list[Any]
@@ -77,6 +77,7 @@ class Table:
     def __init__(self, columns: dict[str, list[Any]] | None = None) -> None:
         for column in self.COLUMNS:
             setattr(self, column, columns[column] if columns is not None else [])
+        self._positions: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.folders)
@@ -85,9 +86,13 @@ class Table:
         return {column: getattr(self, column) for column in self.COLUMNS}
 
     def positions(self) -> dict[str, int]:
-        return dict(zip(self.folders, range(len(self.folders)), strict=True))
+        """Maps each folder to its row; built once, as the walk and the load both look rows up."""
+        if self._positions is None:
+            self._positions = dict(zip(self.folders, range(len(self.folders)), strict=True))
+        return self._positions
 
     def append(self, *row: Any) -> None:
+        self._positions = None
         for column, value in zip(self.COLUMNS, row, strict=True):
             getattr(self, column).append(value)
 
@@ -101,12 +106,14 @@ class Table:
         return Table({column: [getattr(self, column)[i] for i in positions] for column in self.COLUMNS})
 
     def extend(self, other: Table) -> None:
+        self._positions = None
         for column in self.COLUMNS:
             getattr(self, column).extend(getattr(other, column))
 
     def sort(self) -> list[int]:
         """Sorts the rows by folder; returns the old position of each new row."""
         order = sorted(range(len(self)), key=self.folders.__getitem__)
+        self._positions = None
         for column in self.COLUMNS:
             values = getattr(self, column)
             setattr(self, column, [values[i] for i in order])
