@@ -111,7 +111,7 @@ def test_importing_votakvot_does_not_scan_entry_points(tmp_path):
     out = _in_fresh_python(
         "import json, sys\n"
         "import votakvot\n"
-        "loaded = [m for m in sys.modules if m.startswith('votakvot_') or m in ('votakvot._meta_git',)]\n"
+        "loaded = [m for m in sys.modules if m.startswith('votakvot_') or m in ('votakvot._builtins.git_meta',)]\n"
         "print(json.dumps({'loaded': loaded, 'providers': 'providers' in vars(votakvot.meta)}))\n",
         tmp_path,
     )

@@ -9,7 +9,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from votakvot import _fast_yaml, _yaml
+from votakvot._files import fast_yaml as _fast_yaml
+from votakvot._files import yaml_format as _yaml
 
 SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

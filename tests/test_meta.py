@@ -375,7 +375,7 @@ def test_a_repository_created_later_is_noticed(tmp_path, monkeypatch, local_root
 
 def test_many_repositories_hold_few_watches(tmp_path, monkeypatch, local_root):
     """Trials in more repositories than the watch limit all get right git meta, edits included."""
-    from votakvot import _meta_git
+    from votakvot._builtins import git_meta as _meta_git
 
     votakvot.init(path=local_root, **FAST)
     repos = []

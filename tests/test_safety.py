@@ -537,7 +537,7 @@ with votakvot.trial("short", x=1) as t:
 
 def test_huge_document_is_skipped_without_reading_it(local_root, monkeypatch):
     """A local votakvot.yaml larger than the document limit is skipped with a warning naming it."""
-    from votakvot import _report
+    from votakvot._read import report as _report
 
     votakvot.init(path=local_root)
     with votakvot.trial("good", x=1):

@@ -13,15 +13,15 @@ plain YAML and CSV on any filesystem, and load them back as a pandas DataFrame.
 from __future__ import annotations
 
 from . import errors, events, meta, metrics, plugins
-from ._loaded import AttrDict, Trial
-from ._report import load_report, load_trials
-from ._resumable import call, resumable_fn
-from ._settings import init
-from ._track import track
-from ._trial import LiveTrial, current
-from ._verbs import MetricSeries, attach, inform, meter, series, trial, trial_at
+from ._files.yaml_format import InertObject
+from ._live.resumable import call, resumable_fn
+from ._live.track import track
+from ._live.trial import LiveTrial, current
+from ._live.verbs import MetricSeries, attach, inform, meter, series, trial, trial_at
+from ._process.settings import init
+from ._read.report import load_report, load_trials
+from ._read.trial import AttrDict, Trial
 from ._version import __version__
-from ._yaml import InertObject
 
 __all__ = [
     "AttrDict",
@@ -40,7 +40,6 @@ __all__ = [
     "load_report",
     "load_trials",
     "meta",
-    "metadata_providers",
     "meter",
     "metrics",
     "plugins",
@@ -53,7 +52,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # `metadata_providers` is the seed README's name for `meta.providers`, built on first use.
+    # `metadata_providers` is the seed README's name for `meta.providers`, built on first use
+    # (so it is not in `__all__`: `from votakvot import *` must not scan entry points).
     if name == "metadata_providers":
         return meta.providers
     raise AttributeError(f"module 'votakvot' has no attribute {name!r}")

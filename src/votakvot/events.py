@@ -6,6 +6,10 @@ the thread that caused the event (for metric batches: the thread that flushed th
 first, then user handlers in registration order. A handler that raises is logged and dropped
 for the rest of that trial; the trial goes on.
 
+This module also keeps the table of user handlers, per event type in tuples: subscribing swaps
+in a new tuple and bumps `version`, so a live trial notices with one integer compare and never
+takes a lock.
+
     def on_finished(event: votakvot.events.Finished) -> None:
         print(event.trial.tid, event.status)
 
@@ -14,13 +18,14 @@ for the rest of that trial; the trial goes on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import _bus
+from ._process import state
 
 if TYPE_CHECKING:
-    from ._trial import LiveTrial
+    from ._live.trial import LiveTrial
 
 __all__ = [
     "Attached",
@@ -94,15 +99,45 @@ Event = Started | Informed | Metered | Attached | Snapshotted | Finished
 EVENT_TYPES: tuple[type, ...] = (Started, Informed, Metered, Attached, Snapshotted, Finished)
 
 
+Handler = Callable[[Any], None]
+
+_handlers: dict[type, tuple[Handler, ...]] = {}
+# Bumped on every change of `_handlers`; live trials compare it before each publish.
+version = 0
+
+
 def subscribe(event_type: type[Event], handler: Any) -> None:
     """Calls `handler(event)` for every `event_type` event of every trial from now on."""
+    global version
     if event_type not in EVENT_TYPES:
         raise TypeError(f"subscribe() takes one of {[t.__name__ for t in EVENT_TYPES]}, not {event_type!r}")
     if not callable(handler):
         raise TypeError(f"subscribe() needs a callable handler, got {handler!r}")
-    _bus.subscribe(event_type, handler)
+    _handlers[event_type] = (*_handlers.get(event_type, ()), handler)
+    version += 1
 
 
 def unsubscribe(event_type: type[Event], handler: Any) -> None:
     """Stops calling `handler` for `event_type`; raises ValueError if it was not subscribed."""
-    _bus.unsubscribe(event_type, handler)
+    global version
+    current = _handlers.get(event_type, ())
+    if handler not in current:
+        raise ValueError(f"{handler!r} is not subscribed to {getattr(event_type, '__name__', event_type)}")
+    kept = list(current)
+    kept.remove(handler)
+    _handlers[event_type] = tuple(kept)
+    version += 1
+
+
+def handlers(event_type: type) -> tuple[Handler, ...]:
+    """Returns the user handlers of `event_type`, in registration order."""
+    return _handlers.get(event_type, ())
+
+
+def _reset() -> None:
+    global version
+    _handlers.clear()
+    version += 1
+
+
+state.register(reset=_reset)

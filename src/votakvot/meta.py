@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from . import plugins
+from ._process import state
 
-__all__ = ["collect", "default_providers", "once_per_collection", "providers"]  # noqa: F822 - built lazily
+__all__ = ["collect", "once_per_collection", "providers"]  # noqa: F822 - built lazily
 
 log = logging.getLogger("votakvot.meta")
 
@@ -29,7 +30,8 @@ _failed: set[str] = set()
 _slow: set[str] = set()
 
 
-def _build_providers() -> dict[str, Callable[[], Any]]:
+def _installed() -> dict[str, Callable[[], Any]]:
+    """Builds the provider table from the `votakvot.meta_providers` entry points."""
     table: dict[str, Callable[[], Any]] = {}
     for name, obj in plugins.entries(plugins.META_PROVIDERS).items():
         if isinstance(obj, Mapping):
@@ -42,15 +44,11 @@ def _build_providers() -> dict[str, Callable[[], Any]]:
 
 
 def __getattr__(name: str) -> Any:
+    # `providers` is built on first access, so `import votakvot` scans no entry points.
     if name == "providers":
-        table = globals()["providers"] = _build_providers()
+        table = globals()["providers"] = _installed()
         return table
     raise AttributeError(f"module 'votakvot.meta' has no attribute {name!r}")
-
-
-def default_providers() -> dict[str, Callable[[], Any]]:
-    """Returns the shared provider table (`votakvot.meta.providers`)."""
-    return __getattr__("providers") if "providers" not in globals() else globals()["providers"]
 
 
 def once_per_collection(fn: F) -> F:
@@ -75,7 +73,7 @@ def once_per_collection(fn: F) -> F:
 
 
 def _is_builtin(provider: Callable[[], Any]) -> bool:
-    return getattr(provider, "__module__", "").startswith("votakvot._meta_")
+    return getattr(provider, "__module__", "").startswith("votakvot._builtins.")
 
 
 def _call(name: str, provider: Callable[[], Any], out: dict[str, Any]) -> None:
@@ -166,8 +164,16 @@ def _put(meta: dict[str, Any], name: str, value: Any) -> None:
     node[leaf] = value
 
 
-def reset() -> None:
-    """Forgets the provider table and which providers failed or were slow (for tests)."""
+def _reset() -> None:
     globals().pop("providers", None)
     _failed.clear()
     _slow.clear()
+
+
+def _in_child() -> None:
+    global _worker, _worker_lock
+    _worker = None  # its thread did not survive the fork: the next trial starts a new one
+    _worker_lock = threading.Lock()
+
+
+state.register(reset=_reset, after_fork=_in_child)

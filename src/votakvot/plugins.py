@@ -6,12 +6,28 @@ package's pyproject.toml), with the same table below as a fallback for a source 
 - `votakvot.meta_providers`: a mapping `{"dotted.name": callable}` (or one callable, named after
   the entry point); each callable returns a value for the trial's `meta`, or None to be skipped.
 - `votakvot.serializers`: a class with `suffix`, `dumps(obj) -> bytes`, `loads(data, trusted=)`.
-- `votakvot.sinks`: a class called with the live trial, one instance per trial, whose
-  `subscriptions()` maps event types to handlers, and optionally `tick(now)` (called about once
-  per flush interval while the trial runs).
+- `votakvot.sinks`: a class called with a `TrialView` of the live trial, one instance per
+  trial, whose `subscriptions()` maps event types to handlers, and optionally `tick(now)`
+  (called about once per flush interval while the trial runs). A sink stores what the user
+  tracked, so it sees only the `TrialView` below: ids, settings, the document, and the trial
+  folder through `TrialFiles` (names relative to the folder; writes are atomic).
+
+A sink, complete::
+
+    class JsonResultSink:
+        def __init__(self, trial: votakvot.plugins.TrialView) -> None:
+            self.trial = trial
+
+        def subscriptions(self):
+            return {votakvot.events.Finished: self.finished}
+
+        def finished(self, event: votakvot.events.Finished) -> None:
+            data = json.dumps({"tid": self.trial.tid, "status": event.status}).encode()
+            self.trial.files.write("result.json", data)
 
 Discovery is lazy (first trial, not `import votakvot`) and cached; a plug-in that fails to load
-is logged and skipped. `reset()` forgets the cache (for tests).
+is logged and skipped. `reset()` forgets the cache (for tests). A plug-in that keeps state for
+the whole process registers it with `register_state`, so tests and forked children start clean.
 """
 
 from __future__ import annotations
@@ -21,22 +37,32 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 
 from . import _envvars
+from ._files.layout import DOCUMENT, HEARTBEAT, SNAPSHOT_STEM, TRACEBACK, metrics_file, parse_metrics_file
+from ._process import state
+from ._process.settings import Settings
 from .errors import PluginError
 
-if TYPE_CHECKING:
-    from ._trial import LiveTrial
-
 __all__ = [
+    "DOCUMENT",
     "GROUPS",
+    "HEARTBEAT",
     "MetaProvider",
+    "SNAPSHOT_STEM",
     "Serializer",
+    "Settings",
     "Sink",
     "SinkFactory",
+    "TRACEBACK",
+    "TrialFiles",
+    "TrialView",
     "entries",
     "get",
+    "metrics_file",
+    "parse_metrics_file",
+    "register_state",
     "reset",
 ]
 
@@ -50,20 +76,20 @@ GROUPS = (META_PROVIDERS, SERIALIZERS, SINKS)
 # Built-ins, also declared as entry points in pyproject.toml; used when metadata is absent.
 _BUILTIN: dict[str, dict[str, str]] = {
     META_PROVIDERS: {
-        "git": "votakvot._meta_git:GIT_PROVIDERS",
-        "process": "votakvot._meta_system:PROCESS_PROVIDERS",
-        "python": "votakvot._meta_system:PYTHON_PROVIDERS",
-        "system": "votakvot._meta_system:SYSTEM_PROVIDERS",
+        "git": "votakvot._builtins.git_meta:GIT_PROVIDERS",
+        "process": "votakvot._builtins.system_meta:PROCESS_PROVIDERS",
+        "python": "votakvot._builtins.system_meta:PYTHON_PROVIDERS",
+        "system": "votakvot._builtins.system_meta:SYSTEM_PROVIDERS",
     },
     SERIALIZERS: {
-        "pickle": "votakvot._pickle:PickleSerializer",
-        "yaml": "votakvot._yaml:YamlSerializer",
+        "pickle": "votakvot._files.pickle_format:PickleSerializer",
+        "yaml": "votakvot._files.yaml_format:YamlSerializer",
     },
     SINKS: {
-        "csv": "votakvot._csv_sink:CsvMetricsSink",
-        "pickle": "votakvot._snapshot_sink:PickleSnapshotSink",
-        "system": "votakvot._system_metrics:SystemMetricsSink",
-        "yaml": "votakvot._yaml_sink:YamlTrialSink",
+        "csv": "votakvot._builtins.csv_metrics_sink:CsvMetricsSink",
+        "pickle": "votakvot._builtins.snapshot_sink:PickleSnapshotSink",
+        "system": "votakvot._builtins.system_metrics_sink:SystemMetricsSink",
+        "yaml": "votakvot._builtins.document_sink:YamlTrialSink",
     },
 }
 _SLOW_IMPORT_S = 1.0
@@ -87,6 +113,83 @@ class Serializer(Protocol):
     def loads(self, data: bytes, *, trusted: bool = False) -> Any: ...
 
 
+class TrialFiles(Protocol):
+    """The folder of one trial as a sink may use it; `name`s are relative to it (`logs/a.txt`)."""
+
+    @property
+    def appendable(self) -> bool:
+        """Whether files can be appended to in place (the local disk); on object stores a sink
+        writes whole files (parts) instead."""
+        ...
+
+    def makedirs(self) -> None:
+        """Creates the folder (and its parents) if it does not exist."""
+        ...
+
+    def write(self, name: str, data: bytes) -> None:
+        """Writes the whole file atomically: a reader sees the old content or the new, never half."""
+        ...
+
+    def open(self, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+        """Opens a file of the folder (sub-folders are created for writing)."""
+        ...
+
+    def list(self) -> list[str]:
+        """Returns the names of the files directly in the folder ([] if it does not exist)."""
+        ...
+
+
+class TrialView(Protocol):
+    """What a sink sees of the live trial it stores: everything a sink needs, nothing more."""
+
+    @property
+    def tid(self) -> str:
+        """The trial id: the folder relative to the root."""
+        ...
+
+    @property
+    def uid(self) -> str:
+        """The trial's uuid4 (hex), the same across resumes."""
+        ...
+
+    @property
+    def path(self) -> str:
+        """The trial folder as a local path or URL (for messages)."""
+        ...
+
+    @property
+    def resumed(self) -> int:
+        """How many times this explicit id was resumed (0 for a fresh trial)."""
+        ...
+
+    @property
+    def settings(self) -> Settings:
+        """The settings from `votakvot.init` the trial runs with."""
+        ...
+
+    @property
+    def traceback_text(self) -> str | None:
+        """The formatted traceback of a failed trial (set before `Finished`), else None."""
+        ...
+
+    @property
+    def files(self) -> TrialFiles:
+        """The trial folder."""
+        ...
+
+    def document(self) -> dict[str, Any]:
+        """Returns what `votakvot.yaml` holds right now (`meta` last)."""
+        ...
+
+    def flush_metrics(self) -> None:
+        """Publishes every buffered metric row now (as `Metered` events)."""
+        ...
+
+    def meter_series(self, series: str, values: dict[str, Any]) -> None:
+        """Appends one row to the named metric series (for sinks that sample, e.g. system metrics)."""
+        ...
+
+
 @runtime_checkable
 class Sink(Protocol):
     """Stores one trial's events; made per trial by its `SinkFactory`."""
@@ -97,7 +200,7 @@ class Sink(Protocol):
 class SinkFactory(Protocol):
     """Builds the sink of one live trial (usually the sink class itself)."""
 
-    def __call__(self, trial: LiveTrial) -> Sink: ...
+    def __call__(self, trial: TrialView) -> Sink: ...
 
 
 _cache: dict[str, dict[str, Any]] = {}
@@ -160,3 +263,16 @@ def get(group: str, name: str) -> Any:
 def reset() -> None:
     """Forgets discovered plug-ins so the next use scans entry points again (for tests)."""
     _cache.clear()
+
+
+def register_state(*, reset: Callable[[], None] | None = None, after_fork: Callable[[], None] | None = None) -> None:
+    """Registers a plug-in's process-wide state (a cache, a thread, a connection).
+
+    `reset` puts it back as after import (`votakvot.testing.reset()` calls it); `after_fork`
+    runs first thing in a forked child, to drop what belongs to the parent (threads, open
+    descriptors shared with it).
+    """
+    state.register(reset=reset, after_fork=after_fork)
+
+
+state.register(reset=reset)

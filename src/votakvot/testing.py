@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import _bus, _meta_git, _settings, _trial, meta, plugins
+from . import events, meta, plugins  # noqa: F401 - imported so their state is registered
+from ._process import state
 
 __all__ = ["reset"]
 
@@ -10,12 +11,7 @@ __all__ = ["reset"]
 def reset() -> None:
     """Puts every piece of process-wide state back as it is after `import votakvot`.
 
-    Settings from `init`, event subscribers, the plug-in cache, the metadata provider table and
-    the once-per-process warnings are all forgotten.
+    Settings from `init`, event subscribers, the plug-in cache, the metadata provider table,
+    plug-ins' own registered state and the once-per-process warnings are all forgotten.
     """
-    _settings.reset()
-    _bus.reset()
-    plugins.reset()
-    meta.reset()
-    _meta_git.reset()
-    _trial._warned.clear()
+    state.reset()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from typing import IO, Any
 
-from . import _layout, _yaml
-from ._storage import Store
-from .errors import TrialFailedError, TrialLoadError
+from .. import plugins
+from .._files import layout, yaml_format
+from .._files.storage import Store
+from .._process import state
+from ..errors import TrialFailedError, TrialLoadError
+from . import metric_files
 
 LIVE_STATUSES = ("running", "resumed")
 # Where the `meta` section starts in documents votakvot wrote: right after the `version` line.
@@ -20,6 +24,8 @@ STALE_AFTER_S = 60.0
 
 class AttrDict(dict):  # type: ignore[type-arg]
     """A dict whose keys also read as attributes, nested dicts included: `trial.meta.git.commit`."""
+
+    __module__ = "votakvot"
 
     def __getattr__(self, key: str) -> Any:
         try:
@@ -43,6 +49,8 @@ class Trial:
     trial = votakvot.load_trials(root)[tid]
     trial.params, trial.meta.git.commit, trial.metrics()
     """
+
+    __module__ = "votakvot"
 
     # What is read lazily starts out as these class-wide defaults: a report makes 100,000 trials fast.
     trusted = False
@@ -109,12 +117,12 @@ class Trial:
 
     def _document_bytes(self) -> bytes:
         if self._raw is None:
-            self._raw = self.store.read_bytes(self._file(_layout.DOCUMENT))
+            self._raw = self.store.read_bytes(self._file(layout.DOCUMENT))
         return self._raw
 
     def _parse(self, raw: bytes) -> dict[str, Any]:
         try:
-            doc = _yaml.loads(raw, trusted=self.trusted)
+            doc = yaml_format.loads(raw, trusted=self.trusted)
         except Exception as e:
             raise TrialLoadError(f"{self.path}: votakvot.yaml is not valid YAML ({e})") from e
         if not isinstance(doc, dict) or "status" not in doc:
@@ -181,9 +189,9 @@ class Trial:
         started = self.at.get("started")
         if hasattr(started, "timestamp"):
             beats.append(started.timestamp())
-        if _layout.HEARTBEAT in self._listing():
+        if layout.HEARTBEAT in self._listing():
             with contextlib.suppress(OSError, ValueError):
-                beats.append(float(self._read(_layout.HEARTBEAT).decode().strip()))
+                beats.append(float(self._read(layout.HEARTBEAT).decode().strip()))
         return max(beats) if beats else None
 
     @property
@@ -198,10 +206,10 @@ class Trial:
     @property
     def traceback_text(self) -> str | None:
         """The text of `traceback.txt` (failed trials), or None."""
-        if _layout.TRACEBACK not in self._listing():
+        if layout.TRACEBACK not in self._listing():
             return None
         try:
-            return self._read(_layout.TRACEBACK).decode("utf-8", "replace")
+            return self._read(layout.TRACEBACK).decode("utf-8", "replace")
         except OSError:
             return None
 
@@ -220,27 +228,23 @@ class Trial:
     @property
     def attached(self) -> list[str]:
         """Names of the files beside `votakvot.yaml` (metrics, traceback and attachments)."""
-        return sorted(n for n in self._listing() if n != _layout.DOCUMENT and not n.startswith(_layout.HIDDEN_PREFIX))
+        return sorted(n for n in self._listing() if n != layout.DOCUMENT and not n.startswith(layout.HIDDEN_PREFIX))
 
     def attach(self, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         """Opens a file of the trial folder for reading."""
-        from ._trial import check_attach_name
-
         if any(c in mode for c in "wax+"):
             raise ValueError(f"a loaded trial opens files for reading only, not mode {mode!r}")
-        return self.store.open(self._file(check_attach_name(name)), mode, **kwargs)
+        return self.store.open(self._file(layout.check_attach_name(name)), mode, **kwargs)
 
     def metrics(self, series: str | None = None) -> Any:
         """Returns the trial's metric rows as one DataFrame (see `votakvot.metrics.load_csv_metrics`)."""
-        from .metrics import load_csv_metrics
-
-        return load_csv_metrics(self, series=series)
+        return metric_files.load(self.store, self.folder, series=series)
 
     def last_steps(self) -> dict[str, int]:
         """Returns the last recorded step of each metric series (read from the last lines only)."""
         last: dict[str, tuple[int, int]] = {}
         for name in self._listing():
-            parsed = _layout.parse_metrics_file(name)
+            parsed = layout.parse_metrics_file(name)
             if parsed is None:
                 continue
             series, part = parsed
@@ -255,11 +259,9 @@ class Trial:
 
     def load_snapshot(self, *, trusted: bool = False) -> Any:
         """Returns the unpickled snapshot, or None; unpickling runs code, so it needs `trusted=True`."""
-        from . import plugins
-
         for name in self._listing():
-            if name.startswith(_layout.SNAPSHOT_STEM + "."):
-                suffix = name[len(_layout.SNAPSHOT_STEM) :]
+            if name.startswith(layout.SNAPSHOT_STEM + "."):
+                suffix = name[len(layout.SNAPSHOT_STEM) :]
                 for serializer_cls in plugins.entries(plugins.SERIALIZERS).values():
                     if getattr(serializer_cls, "suffix", None) == suffix:
                         return serializer_cls().loads(self._read(name), trusted=trusted)
@@ -269,7 +271,7 @@ class Trial:
 def read_trial(store: Store, folder: str, tid: str) -> Trial | None:
     """Returns the trial stored in `folder`, or None if there is none (or it cannot be read)."""
     try:
-        raw = store.read_bytes(store.join(folder, _layout.DOCUMENT))
+        raw = store.read_bytes(store.join(folder, layout.DOCUMENT))
     except (FileNotFoundError, NotADirectoryError):
         return None
     trial = Trial(store, folder, tid, document=raw)
@@ -280,15 +282,11 @@ def read_trial(store: Store, folder: str, tid: str) -> Trial | None:
     return trial
 
 
-_NODE: list[str] = []
-
-
+@functools.cache
 def _node() -> str:
-    if not _NODE:
-        import platform
+    import platform
 
-        _NODE.append(platform.node())
-    return _NODE[0]
+    return platform.node()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -299,3 +297,6 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+
+state.register(reset=_node.cache_clear, after_fork=_node.cache_clear)

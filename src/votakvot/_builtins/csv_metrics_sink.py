@@ -16,8 +16,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from . import _layout
-from .events import Finished, Metered
+from .. import plugins
+from ..events import Finished, Metered
 
 AUTO_COLUMNS = ("step", "time")
 
@@ -47,11 +47,11 @@ class _Series:
 class CsvMetricsSink:
     """Writes `Metered` batches to `metrics[.SERIES][.PART].csv` in the trial folder."""
 
-    def __init__(self, trial: Any) -> None:
+    def __init__(self, trial: plugins.TrialView) -> None:
         self.trial = trial
-        self.store = trial.store
+        self.files = trial.files
         self.series: dict[str, _Series] = {}
-        self.append = self.store.appendable
+        self.append = self.files.appendable
 
     def subscriptions(self) -> dict[type, Any]:
         return {Metered: self.metered, Finished: self.finished}
@@ -120,7 +120,7 @@ class CsvMetricsSink:
             return 0
         parts = [
             parsed[1]
-            for parsed in map(_layout.parse_metrics_file, self.store.listdir(self.trial.folder))
+            for parsed in map(plugins.parse_metrics_file, self.files.list())
             if parsed is not None and parsed[0] == series
         ]
         return max(parts) + 1 if parts else 0
@@ -135,16 +135,16 @@ class CsvMetricsSink:
     def _write(self, s: _Series, text: str) -> None:
         if not text:
             return
-        path = self.store.join(self.trial.folder, _layout.metrics_file(s.name, s.part))
+        name = plugins.metrics_file(s.name, s.part)
         if self.append:
             if s.file is None:
-                s.file = self.store.open(path, "a", newline="", encoding="utf-8")
+                s.file = self.files.open(name, "a", newline="", encoding="utf-8")
                 if s.file.tell() == 0:
                     s.file.write(_csv_text([(*AUTO_COLUMNS, *s.columns)]))
             s.file.write(text)
             s.file.flush()
             return
-        self.store.write_atomic(path, (_csv_text([(*AUTO_COLUMNS, *s.columns)]) + text).encode())
+        self.files.write(name, (_csv_text([(*AUTO_COLUMNS, *s.columns)]) + text).encode())
         s.part += 1
 
 

@@ -8,15 +8,15 @@ import time
 import warnings
 from typing import Any
 
-from . import _layout, _yaml
-from .events import Finished, Informed, Started
+from .. import plugins
+from ..events import Finished, Informed, Started
 
 log = logging.getLogger("votakvot.sinks.yaml")
 
 _PLAIN_SECTIONS = ("params", "result", "info")
 
-# The `meta` of consecutive trials is nearly always the same: keep its YAML text for reuse.
-_last_meta: list[tuple[dict[str, Any], str]] = []
+# The `meta` of consecutive trials is nearly always the same: keep its YAML for reuse.
+_last_meta: list[tuple[dict[str, Any], bytes]] = []
 
 
 class YamlTrialSink:
@@ -28,23 +28,23 @@ class YamlTrialSink:
 
     order = -100
 
-    def __init__(self, trial: Any) -> None:
+    def __init__(self, trial: plugins.TrialView) -> None:
         self.trial = trial
-        self.store = trial.store
-        self.doc_path = trial.store.join(trial.folder, _layout.DOCUMENT)
+        self.files = trial.files
+        self.yaml = plugins.get(plugins.SERIALIZERS, "yaml")()
         self.dirty = False
         self.closed = False
         # The ticker thread and the trial's thread both write; the final document must land last.
         self.lock = threading.Lock()
         self.last_beat = 0.0
-        self._meta_text: str | None = None
+        self._meta_yaml: bytes | None = None
         self._warned: set[str] = set()
 
     def subscriptions(self) -> dict[type, Any]:
         return {Started: self.started, Informed: self.informed, Finished: self.finished}
 
     def started(self, event: Started) -> None:
-        self.store.makedirs(self.trial.folder)
+        self.files.makedirs()
         self.write()
         self.last_beat = time.time()
 
@@ -54,7 +54,7 @@ class YamlTrialSink:
     def finished(self, event: Finished) -> None:
         text = self.trial.traceback_text
         if text:
-            self.store.write_atomic(self.store.join(self.trial.folder, _layout.TRACEBACK), text.encode())
+            self.files.write(plugins.TRACEBACK, text.encode())
         with self.lock:
             self.closed = True
             self._write()
@@ -66,8 +66,7 @@ class YamlTrialSink:
             if self.dirty:
                 self._write()
             if now - self.last_beat >= self.trial.settings.heartbeat:
-                beat = f"{now:.3f}\n".encode()
-                self.store.write_atomic(self.store.join(self.trial.folder, _layout.HEARTBEAT), beat)
+                self.files.write(plugins.HEARTBEAT, f"{now:.3f}\n".encode())
                 self.last_beat = now
 
     def write(self) -> None:
@@ -79,15 +78,16 @@ class YamlTrialSink:
         self.dirty = False
         doc = self.trial.document()
         meta = doc.pop("meta")
-        if self._meta_text is None:
-            self._meta_text = _meta_text(meta, self._dump)
-        self.store.write_atomic(self.doc_path, (self._dump(doc) + self._meta_text).encode())
+        if self._meta_yaml is None:
+            self._meta_yaml = _meta_yaml(meta, self._dump)
+        self.files.write(plugins.DOCUMENT, self._dump(doc) + self._meta_yaml)
 
-    def _dump(self, doc: dict[str, Any]) -> str:
+    def _dump(self, doc: dict[str, Any]) -> bytes:
         try:
-            return _yaml.dumps(doc)
+            data: bytes = self.yaml.dumps(doc)
         except Exception:
-            return _yaml.dumps(self._storable(doc))
+            data = self.yaml.dumps(self._storable(doc))
+        return data
 
     def _storable(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Replaces each value that YAML cannot hold with a readable stand-in, and warns once."""
@@ -101,7 +101,7 @@ class YamlTrialSink:
 
     def _storable_value(self, field: str, value: Any) -> Any:
         try:
-            _yaml.dump_value(value)
+            self.yaml.dumps(value)
             return value
         except Exception as e:
             stand_in = f"<unstorable {type(value).__qualname__}: {_short_repr(value)}>"
@@ -115,13 +115,13 @@ class YamlTrialSink:
             return stand_in
 
 
-def _meta_text(meta: dict[str, Any], dump: Any) -> str:
+def _meta_yaml(meta: dict[str, Any], dump: Any) -> bytes:
     cached = _last_meta[0] if _last_meta else None
     if cached is not None and cached[0] == meta:
         return cached[1]
-    text: str = dump({"meta": meta})
-    _last_meta[:] = [(meta, text)]
-    return text
+    data: bytes = dump({"meta": meta})
+    _last_meta[:] = [(meta, data)]
+    return data
 
 
 def _short_repr(value: Any) -> str:
@@ -130,3 +130,6 @@ def _short_repr(value: Any) -> str:
     except Exception:
         text = object.__repr__(value)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+plugins.register_state(reset=_last_meta.clear)

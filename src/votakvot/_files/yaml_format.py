@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import _fast_yaml
+from . import fast_yaml
 
 _BaseDumper: Any = getattr(yaml, "CDumper", yaml.Dumper)
 _BaseSafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -28,6 +28,8 @@ _PY = "tag:yaml.org,2002:python/"
 
 class InertObject:
     """A tagged YAML value from an untrusted document, kept as data instead of being built."""
+
+    __module__ = "votakvot"
 
     __slots__ = ("tag", "value")
 
@@ -108,7 +110,7 @@ for _base in (object, dict, list, str, int, float, tuple, enum.Enum):
 def dumps(doc: Any) -> str:
     """Serializes `doc` to block-style YAML, keys in insertion order."""
     if type(doc) is dict:
-        fast = _fast_yaml.dumps(doc)
+        fast = fast_yaml.dumps(doc)
         if fast is not None:
             return fast
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)

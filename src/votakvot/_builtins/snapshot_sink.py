@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _layout, plugins
-from .events import Snapshotted
+from .. import plugins
+from ..events import Snapshotted
 
 
 class PickleSnapshotSink:
     """Serializes each `Snapshotted` object with the configured serializer (pickle by default)."""
 
-    def __init__(self, trial: Any) -> None:
+    def __init__(self, trial: plugins.TrialView) -> None:
         self.trial = trial
         self.serializer = plugins.get(plugins.SERIALIZERS, trial.settings.snapshot_serializer)()
 
@@ -20,6 +20,4 @@ class PickleSnapshotSink:
 
     def snapshotted(self, event: Snapshotted) -> None:
         data = self.serializer.dumps(event.obj)
-        store = self.trial.store
-        name = _layout.SNAPSHOT_STEM + self.serializer.suffix
-        store.write_atomic(store.join(self.trial.folder, name), data)
+        self.trial.files.write(plugins.SNAPSHOT_STEM + self.serializer.suffix, data)

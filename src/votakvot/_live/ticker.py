@@ -7,10 +7,11 @@ trials. After a fork the child starts with no ticker and no registered trials.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
+
+from .._process import state
 
 log = logging.getLogger("votakvot.ticker")
 
@@ -71,12 +72,11 @@ def _run() -> None:
         _wake.wait(max(0.01, min(wait, _GRANULARITY_S)))
 
 
-def _after_fork() -> None:
+def _in_child() -> None:
     global _lock, _thread
     _lock = threading.Lock()
     _ticks.clear()
     _thread = None
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+state.register(after_fork=_in_child)

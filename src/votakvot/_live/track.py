@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from ._verbs import trial
+from .verbs import trial
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,10 +7,13 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from . import _discovery, _envvars, _gc, _index, _layout, _settings
-from ._loaded import LIVE_STATUSES, Trial
-from ._storage import Store, open_store
-from .errors import TrialLoadError
+from .. import _envvars
+from .._files import layout
+from .._files.storage import Store, open_store
+from .._process import collector, settings
+from ..errors import TrialLoadError
+from . import discovery, report_index
+from .trial import LIVE_STATUSES, Trial
 
 STANDARD_COLUMNS = ("tid", "trial", "status")
 _SECTIONS = ("params", "info", "result")
@@ -69,34 +72,35 @@ def _row(doc: dict[str, Any], full: dict[str, Any] | None) -> tuple[tuple[str, .
     return tuple(names), tuple(values), extra
 
 
-class _Loaded:
+class LoadResult:
     """What a load found: its report rows (column-wise, by folder), their trials and statuses."""
 
     __slots__ = ("rows", "statuses", "trials")
 
-    def __init__(self, rows: _index.Table, trials: list[Trial], statuses: list[str]) -> None:
+    def __init__(self, rows: report_index.Table, trials: list[Trial], statuses: list[str]) -> None:
         self.rows, self.trials, self.statuses = rows, trials, statuses
 
 
 def _load(
     path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
-) -> _Loaded:
-    with _gc.paused():
+) -> LoadResult:
+    with collector.paused():
         return _load_all(path, safe=safe, trusted=trusted, rows=rows, full=full, index=index)
 
 
 def _load_all(
     path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
-) -> _Loaded:
-    settings = _settings.current()
-    root_url = settings.root()
+) -> LoadResult:
+    config = settings.current()
+    root_url = config.root()
     store, pattern = open_store(os.fspath(path) if path is not None else root_url)
-    use_index = (index if index is not None else _index.enabled()) and not trusted
-    cache = _index.Index(store.url(_discovery.glob_base(pattern, store.sep) or pattern)).load() if use_index else None
-    known = cache.table if cache is not None else _index.Table()
+    use_index = (index if index is not None else report_index.enabled()) and not trusted
+    base_url = store.url(discovery.glob_base(pattern, store.sep) or pattern)
+    cache = report_index.Index(base_url).load() if use_index else None
+    known = cache.table if cache is not None else report_index.Table()
     listings = cache.listings if cache is not None else {}
-    found = _discovery.find(store, pattern, listings, known)
-    anchors = _anchors(store, found.base, root_url, settings)
+    found = discovery.find(store, pattern, listings, known)
+    anchors = _anchors(store, found.base, root_url, config)
     rows = rows or cache is not None
 
     kept, stale, refreshed = _still_valid(known, found, full)
@@ -108,7 +112,7 @@ def _load_all(
 
     changed = found.listings_changed or fresh or refreshed or len(kept) != len(known) or cache_anchors != anchors
     if cache is not None and changed:
-        saved = _index.Table({column: list(values) for column, values in kept.columns().items()})
+        saved = report_index.Table({column: list(values) for column, values in kept.columns().items()})
         saved.extend(fresh.take([i for i, signature in enumerate(fresh.signatures) if signature is not None]))
         saved.sort()
         cache.save(anchors, listings, saved)
@@ -116,7 +120,7 @@ def _load_all(
     result = kept if found.patterns is None else kept.take([i for i, f in enumerate(kept.folders) if found.selects(f)])
     trials: list[Trial | None] = [None] * len(result)
     if fresh:
-        result = _index.Table({column: list(values) for column, values in result.columns().items()})
+        result = report_index.Table({column: list(values) for column, values in result.columns().items()})
         result.extend(fresh)
         trials.extend(fresh_trials)
         trials = [trials[i] for i in result.sort()]
@@ -127,7 +131,7 @@ def _load_all(
     statuses = result.statuses
     if any(live in statuses for live in LIVE_STATUSES):  # only those may have crashed since
         statuses = [made[i].status if status in LIVE_STATUSES else status for i, status in enumerate(statuses)]
-    return _Loaded(result, made, statuses)
+    return LoadResult(result, made, statuses)
 
 
 def _read(
@@ -139,15 +143,15 @@ def _read(
     trusted: bool,
     rows: bool,
     full: bool,
-) -> tuple[_index.Table, list[Trial]]:
+) -> tuple[report_index.Table, list[Trial]]:
     """Reads and parses the documents of `stale` folders (concurrently where the store allows)
     into report rows; a folder that cannot be read is skipped with a warning, or raises."""
-    fresh = _index.Table()
+    fresh = report_index.Table()
     trials: list[Trial] = []
     shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
-    documents = store.read_many([store.join(folder, _layout.DOCUMENT) for folder in stale], limit=MAX_DOCUMENT_BYTES)
+    documents = store.read_many([store.join(folder, layout.DOCUMENT) for folder in stale], limit=MAX_DOCUMENT_BYTES)
     for folder, (signature, stamp) in stale.items():
-        raw = documents.get(store.join(folder, _layout.DOCUMENT))
+        raw = documents.get(store.join(folder, layout.DOCUMENT))
         trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)
         try:
             if not isinstance(raw, bytes):
@@ -168,8 +172,8 @@ def _read(
 
 
 def _still_valid(
-    known: _index.Table, found: _discovery.Found, full: bool
-) -> tuple[_index.Table, dict[str, tuple[Any, Any]], bool]:
+    known: report_index.Table, found: discovery.Found, full: bool
+) -> tuple[report_index.Table, dict[str, tuple[Any, Any]], bool]:
     """Returns the index rows that still hold (sorted by folder), the folders to read (with their
     document signature and folder stamp), and whether a kept row's folder stamp changed.
     """
@@ -202,11 +206,11 @@ def _still_valid(
     return kept, stale, refreshed
 
 
-def _anchors(store: Store, base: str, root_url: str, settings: Any) -> list[str]:
+def _anchors(store: Store, base: str, root_url: str, config: settings.Settings) -> list[str]:
     """Folders that trial ids are relative to: the root from init, or the loaded path."""
     root_store, root = open_store(root_url)
     same_store = type(root_store) is type(store) and store.url(root) == root_store.url(root)
-    explicit_root = settings.path is not None or bool(os.environ.get(_envvars.PATH))
+    explicit_root = config.path is not None or bool(os.environ.get(_envvars.PATH))
     if not same_store:
         return [base]
     return [root, base] if explicit_root else [base, root]
@@ -274,11 +278,11 @@ def load_report(
     """
     import pandas as pd
 
-    with _gc.paused():  # the frame is built from as many small objects as the load made
+    with collector.paused():  # the frame is built from as many small objects as the load made
         return _frame(pd, _load(path, safe=safe, trusted=trusted, rows=True, full=full, index=index), full)
 
 
-def _frame(pd: Any, loaded: _Loaded, full: bool) -> Any:
+def _frame(pd: Any, loaded: LoadResult, full: bool) -> Any:
     """Builds the report DataFrame: standard columns, then sections, then full=True's fields."""
     rows = loaded.rows
     if not len(rows):

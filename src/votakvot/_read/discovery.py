@@ -14,11 +14,11 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import _layout
-from ._storage import FsspecStore, LocalStore, Store
+from .._files import layout
+from .._files.storage import FsspecStore, LocalStore, Store
 
 if TYPE_CHECKING:
-    from ._index import Table
+    from .index import Table
 
 GLOB_CHARS = "*?["
 # A file or folder changed this recently may change again within its timestamp's granularity,
@@ -61,7 +61,7 @@ def _selected(relative: str, patterns: list[str] | None) -> bool:
         return True
     parts = relative.split("/") if relative else []
     return any(segments_match(parts[:depth], patterns) for depth in range(len(parts) + 1)) or segments_match(
-        [*parts, _layout.DOCUMENT], patterns
+        [*parts, layout.DOCUMENT], patterns
     )
 
 
@@ -102,8 +102,8 @@ def find(store: Store, pattern: str, listings: dict[str, Any] | None = None, kno
     patterns = None
     if has_glob(pattern):
         patterns = pattern[len(base) :].strip(sep).split(sep)
-    elif base.endswith(sep + _layout.DOCUMENT) or base == _layout.DOCUMENT:
-        base = base[: -len(_layout.DOCUMENT)].rstrip(sep)
+    elif base.endswith(sep + layout.DOCUMENT) or base == layout.DOCUMENT:
+        base = base[: -len(layout.DOCUMENT)].rstrip(sep)
     found = Found(base, sep, patterns)
     if isinstance(store, LocalStore):
         _walk_local(base or sep, {} if listings is None else listings, known, found)
@@ -124,7 +124,7 @@ def _walk_local(top: str, listings: dict[str, Any], known: Table | None, found: 
     """
     now = time.time_ns()
     stat = os.stat
-    doc_tail = os.sep + _layout.DOCUMENT
+    doc_tail = os.sep + layout.DOCUMENT
     if known is not None and not len(known):
         known = None
     position = known.positions().get if known is not None else None
@@ -148,7 +148,7 @@ def _walk_local(top: str, listings: dict[str, Any], known: Table | None, found: 
                     entries = list(it)
             except OSError:
                 continue
-            has_doc = any(e.name == _layout.DOCUMENT for e in entries)
+            has_doc = any(e.name == layout.DOCUMENT for e in entries)
             subfolders = tuple(
                 e.path for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
             )
@@ -190,7 +190,7 @@ def _unconfirmed(folder: str, subfolders: tuple[str, ...], known: Table, positio
     The stats are relative to `folder`'s descriptor: the kernel then resolves one path segment
     per stat, not the whole path (a fifth less time per trial).
     """
-    stat, doc_tail = os.stat, os.sep + _layout.DOCUMENT
+    stat, doc_tail = os.stat, os.sep + layout.DOCUMENT
     known_stamps, known_signatures = known.folder_stamps, known.signatures
     fd = _open_folder(folder)
     cut = len(folder.rstrip(os.sep)) + 1 if fd is not None else 0
@@ -235,7 +235,7 @@ def _list_remote(store: FsspecStore, base: str) -> dict[str, Signature]:
         listing = fs.find(base, withdirs=True, detail=True)
     except (FileNotFoundError, NotADirectoryError):
         return {}
-    suffix = "/" + _layout.DOCUMENT
+    suffix = "/" + layout.DOCUMENT
     found: dict[str, Signature] = {}
     for path, info in listing.items():
         path = path.rstrip("/")

@@ -11,7 +11,8 @@ import logging
 import threading
 from typing import Any
 
-from .events import Finished, Started
+from .. import plugins
+from ..events import Finished, Started
 
 log = logging.getLogger("votakvot.sinks.system")
 
@@ -21,7 +22,7 @@ SERIES = "system"
 class SystemMetricsSink:
     """Samples the process with psutil every `init(system_metrics=...)` seconds."""
 
-    def __init__(self, trial: Any) -> None:
+    def __init__(self, trial: plugins.TrialView) -> None:
         self.trial = trial
         self.period = trial.settings.system_metrics
         self.stop = threading.Event()

@@ -14,20 +14,23 @@ import signal
 import threading
 from typing import Any
 
+from .._process import state
+
 log = logging.getLogger("votakvot.shutdown")
 
 _live: dict[int, Any] = {}
 _installed = False
 
 
-def track(trial: Any) -> None:
-    """Remembers a live trial until `untrack`; installs the SIGTERM handler once."""
+def register(trial: Any) -> None:
+    """Remembers a live trial until `unregister`; installs the SIGTERM handler once."""
     _live[id(trial)] = trial
     if not _installed and trial.settings.handle_sigterm:
         _install()
 
 
-def untrack(trial: Any) -> None:
+def unregister(trial: Any) -> None:
+    """Forgets a trial that ended."""
     _live.pop(id(trial), None)
 
 
@@ -60,9 +63,8 @@ def _finish_all() -> None:
             log.exception("could not finish trial %r at exit", getattr(trial, "tid", trial))
 
 
-def _after_fork() -> None:
+def _in_child() -> None:
     _live.clear()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+state.register(after_fork=_in_child)

@@ -1,4 +1,4 @@
-"""File names inside a trial folder and the shape of trial ids."""
+"""File names inside a trial folder and the shape of trial ids: every naming rule in one place."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 import time
 import uuid
 
-from .errors import TrialNameError
+from ..errors import AttachPathError, TrialNameError
 
 DOCUMENT = "votakvot.yaml"
 TRACEBACK = "traceback.txt"
@@ -19,6 +19,8 @@ TEMP_PREFIX = ".tmp-"
 # Files the library itself owns; attached() lists every other file.
 HIDDEN_PREFIX = "."
 SERIES_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+# Names attach() may not take: the library writes them.
+RESERVED = frozenset({DOCUMENT, HEARTBEAT})
 
 
 def new_uid() -> str:
@@ -74,3 +76,23 @@ def check_series(series: str) -> str:
             "starting with a letter (e.g. 'eval')"
         )
     return series
+
+
+def check_attach_name(name: str) -> str:
+    """Returns `name` as a clean relative path inside a trial folder, or raises AttachPathError."""
+    if not isinstance(name, str) or not name:
+        raise AttachPathError(f"attach() needs a file name such as 'log.txt', got {name!r}")
+    clean = name.replace("\\", "/")
+    parts = [p for p in clean.split("/") if p not in ("", ".")]
+    if clean.startswith("/") or "://" in clean or (len(clean) > 1 and clean[1] == ":"):
+        raise AttachPathError(f"attach() name {name!r} is absolute; use a relative name such as 'logs/x.txt'")
+    if ".." in parts:
+        raise AttachPathError(
+            f"attach() name {name!r} leaves the trial folder; use a relative name such as 'logs/x.txt'"
+        )
+    if not parts:
+        raise AttachPathError(f"attach() name {name!r} names no file; use a name such as 'log.txt'")
+    relative = "/".join(parts)
+    if relative in RESERVED or parts[-1].startswith(TEMP_PREFIX):
+        raise AttachPathError(f"attach() name {name!r} is votakvot's own file; choose another name")
+    return relative

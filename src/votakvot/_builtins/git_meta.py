@@ -15,8 +15,9 @@ import tempfile
 import threading
 from typing import Any
 
-from ._git_watch import TreeWatch
-from .meta import once_per_collection
+from .. import plugins
+from ..meta import once_per_collection
+from .git_watch import TreeWatch
 
 # Keeps `git status`/`describe` from refreshing (rewriting) the user's index.
 _READ_ONLY = {"GIT_OPTIONAL_LOCKS": "0"}
@@ -223,8 +224,8 @@ GIT_PROVIDERS: dict[str, Any] = {
 }
 
 
-def reset() -> None:
-    """Forgets cached repositories and closes their watches (for tests, and in a forked child)."""
+def _reset() -> None:
+    """Forgets cached repositories and closes their watches."""
     with _repos_lock:
         for repo in _repos.values():
             if repo is not None and repo.watch is not None:
@@ -234,10 +235,11 @@ def reset() -> None:
 
 
 def _forget_in_child() -> None:
+    # A child must not drain the parent's watch (they share the descriptor): it starts afresh.
+    global _repos_lock
+    _repos_lock = threading.Lock()
     _repos.clear()
     _watching.clear()
 
 
-if hasattr(os, "register_at_fork"):
-    # A child must not drain the parent's watch (they share the descriptor): it starts afresh.
-    os.register_at_fork(after_in_child=_forget_in_child)
+plugins.register_state(reset=_reset, after_fork=_forget_in_child)

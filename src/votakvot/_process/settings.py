@@ -1,4 +1,4 @@
-"""Process-wide settings given to `votakvot.init`, with the one reset the tests use."""
+"""The settings given to `votakvot.init`: what every trial of this process reads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import _envvars
+from .. import _envvars
+from . import state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +81,9 @@ def init(
     )
 
 
-def reset() -> None:
-    """Restores the settings as they are before any `init` (for tests)."""
+def _reset() -> None:
     global _current
     _current = Settings()
+
+
+state.register(reset=_reset)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._verbs import trial_at
+from .verbs import trial_at
 
 
 class resumable_fn:  # the seed's lower-case spelling, kept so its examples run as written
@@ -19,6 +19,8 @@ class resumable_fn:  # the seed's lower-case spelling, kept so its examples run 
     same id continues from the last snapshot. Outside tracking, use `MyFn.call(**params)` or
     iterate an initialised object (`for _ in obj: ...` yields None per step; `obj.result` at end).
     """
+
+    __module__ = "votakvot"
 
     snapshot_period: float | datetime.timedelta = 5.0
 

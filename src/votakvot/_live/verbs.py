@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import os
-import time
+import warnings
 from typing import IO, Any
 
-from . import _layout
-from ._trial import BATCH_ROWS, STEP, TIME, LiveTrial, _active, warn_outside
+from .._files import layout
+from .._process import state
+from .trial import LiveTrial, _active
 
-_time = time.time
+_warned: set[str] = set()
+
+
+def warn_outside(verb: str) -> None:
+    """Warns once per verb that it was called with no live trial, and does nothing else."""
+    if verb not in _warned:
+        _warned.add(verb)
+        warnings.warn(
+            f"votakvot.{verb}() was called outside any trial and is ignored; "
+            "call it inside `with votakvot.trial(...)` or a @votakvot.track() function",
+            stacklevel=3,
+        )
+
+
+state.register(reset=_warned.clear)
 
 
 def trial(name: str, /, **params: Any) -> LiveTrial:
@@ -19,8 +34,8 @@ def trial(name: str, /, **params: Any) -> LiveTrial:
         t.meter(loss=0.5)
         t.result = {"acc": 0.9}
     """
-    uid = _layout.new_uid()
-    return LiveTrial(_layout.dated_tid(name, uid), params, uid=uid, name=name)
+    uid = layout.new_uid()
+    return LiveTrial(layout.dated_tid(name, uid), params, uid=uid, name=name)
 
 
 def trial_at(tid: str, /, **params: Any) -> LiveTrial:
@@ -30,7 +45,7 @@ def trial_at(tid: str, /, **params: Any) -> LiveTrial:
     `at.resumed` extended, status `resumed` while it runs. Different params raise
     `ParamsMismatchError`.
     """
-    return LiveTrial(_layout.check_relative(tid, what="trial id"), params, explicit=True)
+    return LiveTrial(layout.check_relative(tid, what="trial id"), params, explicit=True)
 
 
 def inform(**values: Any) -> None:
@@ -51,14 +66,7 @@ def meter(**values: Any) -> None:
     if t is None:
         warn_outside("meter")
         return
-    # The body of LiveTrial.meter, inlined: this is the hottest path of the library.
-    row: dict[Any, Any] = values
-    row[STEP] = next(t._step)
-    row[TIME] = _time()
-    rows = t._rows
-    rows.append(row)
-    if len(rows) >= BATCH_ROWS:
-        t.flush_metrics()
+    t._add_row(values)
 
 
 def attach(name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
@@ -82,8 +90,10 @@ class MetricSeries:
     evaluation.meter(acc=0.91)        # -> metrics.eval.csv
     """
 
+    __module__ = "votakvot"
+
     def __init__(self, name: str) -> None:
-        self.name = _layout.check_series(name)
+        self.name = layout.check_series(name)
 
     def __repr__(self) -> str:
         return f"votakvot.series({self.name!r})"

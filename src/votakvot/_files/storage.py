@@ -11,8 +11,8 @@ import stat
 import threading
 from typing import IO, Any
 
-from . import _layout
-from .errors import MissingDependencyError
+from ..errors import MissingDependencyError
+from . import layout
 
 # Object stores write a whole object on close, so a direct write is already atomic there.
 _ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory", "oss"})
@@ -90,7 +90,7 @@ class LocalStore(Store):
 
     def write_atomic(self, path: str, data: bytes) -> None:
         head, tail = os.path.split(path)
-        tmp = os.path.join(head, f"{_layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}")
+        tmp = os.path.join(head, f"{layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}")
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -146,7 +146,7 @@ class FsspecStore(Store):
             self.fs.pipe_file(path, data)
             return
         head, tail = path.rsplit("/", 1)
-        tmp = f"{head}/{_layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}"
+        tmp = f"{head}/{layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}"
         self.fs.pipe_file(tmp, data)
         self.fs.mv(tmp, path)
 
@@ -178,6 +178,37 @@ class FsspecStore(Store):
 
     def remove(self, path: str) -> None:
         self.fs.rm_file(path)
+
+
+class Folder:
+    """One folder of a store, addressed by names relative to it: what a sink sees of a trial
+    folder (`votakvot.plugins.TrialFiles`)."""
+
+    __slots__ = ("path", "store")
+
+    def __init__(self, store: Store, path: str) -> None:
+        self.store = store
+        self.path = path
+
+    @property
+    def appendable(self) -> bool:
+        """Whether files can be appended to in place (local disk), rather than written whole."""
+        return self.store.appendable
+
+    def join(self, name: str) -> str:
+        return self.store.join(self.path, *name.split("/"))
+
+    def makedirs(self) -> None:
+        self.store.makedirs(self.path)
+
+    def write(self, name: str, data: bytes) -> None:
+        self.store.write_atomic(self.join(name), data)
+
+    def open(self, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+        return self.store.open(self.join(name), mode, **kwargs)
+
+    def list(self) -> list[str]:
+        return self.store.listdir(self.path)
 
 
 _LOCAL = LocalStore()

@@ -20,16 +20,16 @@ import pickle
 import threading
 from typing import Any
 
-from . import _envvars
-from ._yaml import InertObject
+from .. import _envvars
+from .._files.yaml_format import InertObject
 
 log = logging.getLogger("votakvot.index")
 
-FORMAT = 3
+FORMAT = 4
 _ALLOWED = (
     {("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset", "bytes", "complex", "bytearray")}
     | {("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")}
-    | {("votakvot._yaml", "InertObject")}
+    | {("votakvot", "InertObject")}
 )
 
 

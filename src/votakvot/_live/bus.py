@@ -1,0 +1,132 @@
+"""The bus of one live trial: routes its events to its storage sinks, then to user handlers.
+
+The two kinds of subscriber fail differently. A *storage sink* stores what the user tracked;
+a *user handler* (subscribed through `votakvot.events`) only observes. A user handler that
+raises is logged and dropped for the rest of the trial. A sink that raises is dropped too, and
+its failure is recorded on the bus as well (`sink_failures`), with the event it could not store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .. import events, plugins
+
+log = logging.getLogger("votakvot.trial")
+
+Handler = Callable[[Any], None]
+Routes = dict[type, tuple[Handler, ...]]
+
+
+def build_sinks(trial: plugins.TrialView) -> list[Any]:
+    """Creates the trial's sinks from the installed sink plug-ins (or those `init(sinks=...)`
+    names), in their `order`; a sink that cannot be set up is logged and skipped."""
+    available = plugins.entries(plugins.SINKS)
+    wanted = trial.settings.sinks
+    if wanted is not None:
+        missing = [n for n in wanted if n not in available]
+        if missing:
+            log.warning("init(sinks=...) names sinks that are not installed: %s", missing)
+        names = [n for n in wanted if n in available]
+    else:
+        names = list(available)
+    names.sort(key=lambda n: (getattr(available[n], "order", 0), n))
+    sinks: list[Any] = []
+    for name in names:
+        try:
+            sink = available[name](trial)
+        except Exception:
+            log.exception("sink %r could not be set up for trial %r and is skipped", name, trial.tid)
+            continue
+        sinks.append(sink)
+    return sinks
+
+
+class TrialBus:
+    """Publishes one trial's events: sinks first (in reverse on `Finished`, so the trial
+    document is written last), then user handlers in registration order."""
+
+    def __init__(self, tid: str, sinks: list[Any]) -> None:
+        self.tid = tid
+        self.sinks: list[Any] = []
+        self.sink_failures: list[tuple[type, Handler, BaseException]] = []
+        subscribed: dict[type, list[Handler]] = {}
+        for sink in sinks:
+            try:
+                subscriptions = dict(sink.subscriptions())
+            except Exception:
+                log.exception("sink %r of trial %r could not say what it subscribes to; it is skipped", sink, tid)
+                continue
+            self.sinks.append(sink)
+            for event_type, handler in subscriptions.items():
+                subscribed.setdefault(event_type, []).append(handler)
+        self._sink_routes: Routes = {t: tuple(handlers) for t, handlers in subscribed.items()}
+        self._reverse_sink_routes: Routes = {t: tuple(reversed(h)) for t, h in self._sink_routes.items()}
+        # Compared by equality: a sink's bound methods are equal, not identical, across lookups.
+        self._dropped: list[Handler] = []
+        self._user_routes: Routes = {}
+        self._version = -1
+
+    def publish(self, event_type: type, build: Callable[[], Any], *, reverse: bool = False) -> None:
+        """Builds the event with `build()` only if someone listens, and hands it to each."""
+        if self._version != events.version:
+            self._reroute_users()
+        sinks = (self._reverse_sink_routes if reverse else self._sink_routes).get(event_type, ())
+        users = self._user_routes.get(event_type, ())
+        if not sinks and not users:
+            return
+        event = build()
+        for handler in sinks:
+            try:
+                handler(event)
+            except Exception as e:
+                self._sink_failed(event_type, handler, e)
+        for handler in users:
+            try:
+                handler(event)
+            except Exception:
+                self._handler_failed(event_type, handler)
+
+    def tick(self, now: float) -> None:
+        """Runs each sink's periodic work (`tick(now)`), if it has any."""
+        for sink in self.sinks:
+            tick = getattr(sink, "tick", None)
+            if tick is not None:
+                try:
+                    tick(now)
+                except Exception:
+                    log.exception("sink %r failed its periodic work in trial %r", sink, self.tid)
+
+    def _reroute_users(self) -> None:
+        self._version = events.version
+        dropped = self._dropped
+        self._user_routes = {
+            t: tuple(h for h in events.handlers(t) if h not in dropped) for t in events.EVENT_TYPES
+        }
+
+    def _sink_failed(self, event_type: type, handler: Handler, error: Exception) -> None:
+        log.exception(
+            "%s sink handler %r failed in trial %r; it is dropped for the rest of this trial",
+            event_type.__name__,
+            handler,
+            self.tid,
+        )
+        self.sink_failures.append((event_type, handler, error))
+        self._sink_routes = self._without(self._sink_routes, handler)
+        self._reverse_sink_routes = self._without(self._reverse_sink_routes, handler)
+
+    def _handler_failed(self, event_type: type, handler: Handler) -> None:
+        log.exception(
+            "%s handler %r failed in trial %r; it is dropped for the rest of this trial",
+            event_type.__name__,
+            handler,
+            self.tid,
+        )
+        self._dropped.append(handler)
+        self._reroute_users()
+
+    @staticmethod
+    def _without(routes: Routes, handler: Handler) -> Routes:
+        return {t: tuple(h for h in handlers if h != handler) for t, handlers in routes.items()}

@@ -1,0 +1,76 @@
+"""Metric rows waiting in memory until they are published as `Metered` batches.
+
+`meter()` only appends the caller's own kwargs dict, stamped with the time under a private key
+(a dict of atomic values is not tracked by the garbage collector, so a full buffer costs no GC
+work). Steps are numbered when rows are flushed, in buffer order, one counter per series.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._files import layout
+from .._process import collector
+
+# Rows buffered before `meter()` itself flushes them (the ticker flushes sooner).
+BATCH_ROWS = 4096
+# The private key of a buffered row's time (never a string, so never a metric name).
+TIME = -2
+
+Row = tuple[int, float, dict[str, Any]]
+Publish = Callable[[str, list[Row]], None]
+
+
+class MetricBuffer:
+    """The metric rows of one trial not yet published, with the next step of each series."""
+
+    def __init__(self, publish: Publish) -> None:
+        self.publish = publish
+        # Default-series rows, appended to directly by `LiveTrial.meter` (the hot path).
+        self.rows: collections.deque[dict[Any, Any]] = collections.deque()
+        self.series_rows: collections.deque[tuple[str, float, dict[str, Any]]] = collections.deque()
+        self.next_steps: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.series_rows)
+
+    def add_series(self, series: str, stamp: float, values: dict[str, Any]) -> None:
+        """Buffers one row of a named series."""
+        if series not in self.next_steps:
+            self.next_steps[layout.check_series(series)] = 0
+        self.series_rows.append((series, stamp, values))
+        if len(self.series_rows) >= BATCH_ROWS:
+            self.flush()
+
+    def continue_steps(self, last_steps: dict[str, int]) -> None:
+        """Numbers the next rows of each series after `last_steps` (a resumed trial's)."""
+        for series, last in last_steps.items():
+            self.next_steps[series] = last + 1
+
+    def flush(self) -> None:
+        """Publishes every buffered row, in order, one batch per series; any thread may call it."""
+        with self.lock, collector.paused():
+            if self.rows:
+                pop = self.rows.popleft
+                popped = [pop() for _ in range(len(self.rows))]
+                first = self.next_steps.get("", 0)
+                self.next_steps[""] = first + len(popped)
+                self.publish("", [(step, row.pop(TIME), row) for step, row in zip(itertools.count(first), popped)])
+            if self.series_rows:
+                pop_named = self.series_rows.popleft
+                batches: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+                for _ in range(len(self.series_rows)):
+                    series, stamp, values = pop_named()
+                    batches.setdefault(series, []).append((stamp, values))
+                for series, rows in batches.items():
+                    self.publish(series, self._numbered(series, rows))
+
+    def _numbered(self, series: str, rows: list[tuple[float, dict[str, Any]]]) -> list[Row]:
+        first = self.next_steps.get(series, 0)
+        self.next_steps[series] = first + len(rows)
+        return [(step, stamp, values) for step, (stamp, values) in zip(itertools.count(first), rows)]
