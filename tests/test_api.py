@@ -150,3 +150,25 @@ def test_missing_filesystem_package_names_the_extra(tmp_path):
         pass
     with pytest.raises(ImportError):
         votakvot.load_report("gs://some-bucket/exp")
+
+
+def test_star_import_scans_no_entry_points():
+    """`from votakvot import *` leaves plug-in discovery for the first trial."""
+    code = (
+        "import json\n"
+        "star = {}\n"
+        "exec('from votakvot import *', star)\n"
+        "import votakvot, votakvot.plugins, votakvot.meta\n"
+        "print(json.dumps({'cache': sorted(votakvot.plugins._cache), "
+        "'providers': 'providers' in vars(votakvot.meta), 'trial': 'trial' in star}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == {"cache": [], "providers": False, "trial": True}
+
+
+def test_public_classes_show_their_public_name():
+    """Public classes report `votakvot.X`, not the private module they are defined in."""
+    for cls in (votakvot.Trial, votakvot.LiveTrial, votakvot.AttrDict, votakvot.InertObject,
+                votakvot.MetricSeries, votakvot.resumable_fn):
+        assert cls.__module__ == "votakvot", cls
+        assert getattr(votakvot, cls.__name__) is cls

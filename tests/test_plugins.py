@@ -304,3 +304,45 @@ def test_a_failing_sink_handler_is_dropped_for_the_rest_of_the_trial(dist, local
     assert sum("fails on purpose" in r.getMessage() or "dropped" in r.getMessage() for r in caplog.records) == 1
     doc = read_yaml(f"{t.path}/votakvot.yaml")
     assert doc["status"] == "done" and doc["info"] == {"i": 2}
+
+
+def _documented_sink_source() -> str:
+    """The example sink from `votakvot.plugins`' docstring, as a user would copy it."""
+    doc = plugins.__doc__ or ""
+    block = doc.split("A sink, complete::", 1)[1].split("\n\n", 1)[1]
+    body = []
+    for line in block.splitlines():
+        if line and not line.startswith("    "):
+            break
+        body.append(line)
+    return "import json\n\nimport votakvot\n\n" + textwrap.dedent("\n".join(body))
+
+
+def test_a_sink_written_from_the_docs_alone_stores_its_file(dist, local_root):
+    """The documented sink, installed as a plug-in, writes its file into each trial's folder
+    through the public `TrialView` alone."""
+    module = dist.module(_documented_sink_source())
+    dist.install("acme-json", {"votakvot.sinks": {"json": f"{module}:JsonResultSink"}})
+    votakvot.init(path=local_root, **FAST)
+    with votakvot.trial("documented", x=1) as t:
+        t.result = 2
+    import json
+
+    stored = json.loads((Path(t.path) / "result.json").read_text())
+    assert stored == {"tid": t.tid, "status": "done"}
+    assert "result.json" in votakvot.load_trials(local_root)[t.tid].attached
+
+
+def test_a_live_trial_is_a_trial_view_for_sinks(local_root):
+    """What a sink gets is a `votakvot.plugins.TrialView`: every member of the contract is there."""
+    votakvot.init(path=local_root, **FAST)
+    with votakvot.trial("probe") as t:
+        members = [n for n in vars(plugins.TrialView) if not n.startswith("_")]
+        assert {"tid", "files", "document", "flush_metrics"} <= set(members)
+        assert all(hasattr(t, name) for name in members)
+        assert "votakvot.yaml" in t.files.list()
+        t.files.write("direct.txt", b"hi")
+        with t.files.open("sub/x.txt", "w") as f:
+            f.write("there")
+    assert (Path(t.path) / "direct.txt").read_bytes() == b"hi"
+    assert (Path(t.path) / "sub" / "x.txt").read_text() == "there"

@@ -6,11 +6,12 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from .verbs import trial
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _trial_name(fn: Callable[..., Any]) -> str:
@@ -85,6 +86,14 @@ def _drive(ctx: contextvars.Context, gen: Generator[Any, Any, Any]) -> Generator
             method, arg = gen.throw, e
 
 
+@overload
+def track(name: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def track(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
 def track(name: str | Callable[..., Any] | None = None) -> Any:
     """Runs every call of the decorated function as a trial named `{module}/{function}`.
 
@@ -98,7 +107,7 @@ def track(name: str | Callable[..., Any] | None = None) -> Any:
     if callable(name):  # used bare: @votakvot.track
         return track()(name)
 
-    def decorate(fn: F) -> F:
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         trial_name = name or _trial_name(fn)
         bind = _binder(fn)
 
@@ -110,7 +119,7 @@ def track(name: str | Callable[..., Any] | None = None) -> Any:
                     t.result = await fn(*args, **kwargs)
                 return t.result
 
-            return async_wrapper  # type: ignore[return-value]
+            return cast(Callable[P, R], async_wrapper)
 
         if inspect.isgeneratorfunction(fn):
 
@@ -128,14 +137,15 @@ def track(name: str | Callable[..., Any] | None = None) -> Any:
                 ctx.run(t.__exit__, None, None, None)
                 return result
 
-            return generator_wrapper  # type: ignore[return-value]
+            return cast(Callable[P, R], generator_wrapper)
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             with trial(trial_name, **bind(args, kwargs)) as t:
                 t.result = fn(*args, **kwargs)
-            return t.result
+            result: R = t.result
+            return result
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate

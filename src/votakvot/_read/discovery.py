@@ -18,7 +18,7 @@ from .._files import layout
 from .._files.storage import FsspecStore, LocalStore, Store
 
 if TYPE_CHECKING:
-    from .index import Table
+    from .report_index import Table
 
 GLOB_CHARS = "*?["
 # A file or folder changed this recently may change again within its timestamp's granularity,
