@@ -1,0 +1,329 @@
+"""votakvot's side of each workload, one job per function: W1 trial overhead, W2 `meter()`,
+W3 `load_report` (and the store it reads), and the S3 store and load.
+
+Each job runs in its own worker process; imports and set-up stay outside `ctx.timed`, and the
+result is verified after the clock stops.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from time import perf_counter as perf
+
+from _settings import FLOOR_TRIES, S3_BUCKET
+from _worker import (
+    WorkerContext,
+    find_docs,
+    init_votakvot,
+    inside_git,
+    load_docs,
+    loss_at,
+    lr_at,
+    make_git_repo,
+    maxrss_mib,
+    params_for,
+    result_of,
+    tracked,
+    warm_s3_client,
+)
+
+# ======================================================================================
+# W1: trial overhead
+# ======================================================================================
+
+
+def work_w1(ctx: WorkerContext, variant: str, git: bool) -> None:
+    """W1: ms per trial over N sequential trials, as `@track()` calls or `with trial(...)` blocks."""
+    n = ctx.args.n
+    head = _enter_w1_folder(ctx, git)
+    import yaml  # noqa: F401  (the verifier's; votakvot imports it anyway)
+
+    import votakvot
+
+    d = ctx.new_dir("trials")
+    run = _w1_loop(votakvot, variant, n)
+    if not ctx.args.no_warmup:  # the first trial of a process pays one-time costs: reported apart
+        init_votakvot(ctx, votakvot, ctx.new_dir("warmup"))
+        t0 = perf()
+        run(0, 1)
+        ctx.add_row("first", (perf() - t0) * 1e3, "ms")
+    init_votakvot(ctx, votakvot, d)
+    dt, _ = ctx.timed(run)
+    docs = load_docs(find_docs(d))
+    why = _check_w1_docs(docs, n, git, head)
+    ctx.add_row(
+        "value",
+        dt / n * 1e3,
+        "ms/trial",
+        verified=not why,
+        why="; ".join(why),
+        n=n,
+        count=len(docs),
+        yaml_bytes=os.path.getsize(find_docs(d)[0]) if docs else None,
+    )
+
+
+def _enter_w1_folder(ctx: WorkerContext, git: bool) -> str | None:
+    """Moves into the folder the trials start from: a fresh git repository (returns its HEAD) or the
+    scratch folder, which should be outside any repository."""
+    if git:
+        repo = os.path.join(ctx.args.scratch, "repo")
+        head = make_git_repo(repo)
+        os.chdir(repo)
+        return head
+    os.chdir(ctx.args.scratch)
+    if inside_git(ctx.args.scratch):
+        ctx.notes.append(f"W1 no-git job ran inside a git repository ({ctx.args.scratch})")
+    return None
+
+
+def _w1_loop(votakvot, variant: str, n: int):
+    """The timed W1 loop: run(start, stop) makes the trials start..stop-1 as tracked calls or trial blocks."""
+    if variant == "track":
+
+        def w1(lr, depth, batch, opt, dropout):
+            return result_of(lr, depth, batch, opt, dropout)
+
+        fn = tracked(votakvot, "w1", w1)
+
+        def run(start=0, stop=n):
+            for i in range(start, stop):
+                fn(**params_for(i))
+    else:
+        trial = votakvot.trial
+
+        def run(start=0, stop=n):
+            for i in range(start, stop):
+                p = params_for(i)
+                with trial("w1", **p) as t:
+                    t.result = result_of(**p)
+
+    return run
+
+
+def _check_w1_docs(docs: list[dict], n: int, git: bool, head: str | None) -> list[str]:
+    """What is wrong with the trials W1 wrote (empty when all n are done, with a float result, and
+    carry the fixture's commit, or no git metadata outside git)."""
+    why = []
+    if len(docs) != n:
+        why.append(f"{len(docs)} votakvot.yaml files, expected {n}")
+    bad = [x for x in docs if x.get("status") != "done" or not isinstance(x.get("result"), float)]
+    if bad:
+        why.append(f"{len(bad)} documents not done or without a float result")
+    commits = {((x.get("meta") or {}).get("git") or {}).get("commit") for x in docs}
+    if git and commits != {head}:
+        why.append(f"meta.git.commit {sorted(map(str, commits))[:3]} != repo HEAD {head}")
+    if not git and commits != {None}:
+        why.append("meta.git present outside a git repository")
+    return why
+
+
+# ======================================================================================
+# W2: meter()
+# ======================================================================================
+
+
+def work_w2(ctx: WorkerContext, k: int) -> None:
+    """W2: us per point of one tracked call doing N `meter()` calls of k values, flush included."""
+    n = ctx.args.n
+    os.chdir(ctx.args.scratch)
+    import votakvot
+
+    d = ctx.new_dir("trials")
+    init_votakvot(ctx, votakvot, d)
+    fn = tracked(votakvot, "w2", _w2_loop(votakvot, k))
+    if not ctx.args.no_warmup:  # one-time costs of the process's first trial stay out of the clock
+        init_votakvot(ctx, votakvot, ctx.new_dir("warmup"))
+        fn(10)
+        init_votakvot(ctx, votakvot, d)
+    # Like its floor, W2 is the best of FLOOR_TRIES runs in this process (each a fresh trial in a
+    # fresh folder): this VM's CPU speed drifts between runs, and the floor is measured that way.
+    times = []
+    for attempt in range(FLOOR_TRIES):
+        d = ctx.new_dir(f"trials-{attempt}")
+        init_votakvot(ctx, votakvot, d)
+        times.append(ctx.timed(lambda: fn(n))[0])
+    dt, first = min(times), times[0]
+    why, got = _check_w2_trial(d, n, k)
+    ctx.add_row(
+        "value",
+        dt / n * 1e6,
+        "us/point",
+        verified=not why,
+        why="; ".join(why),
+        n=n,
+        rows=got,
+        first_try=first / n * 1e6,
+    )
+
+
+def _w2_loop(votakvot, k: int):
+    """The timed W2 function: w2(n) meters n points of 1 value (k == 1) or 3 values."""
+    if k == 1:
+
+        def w2(n):
+            meter = votakvot.meter
+            for i in range(n):
+                meter(loss=loss_at(i))
+            return n
+    else:
+
+        def w2(n):
+            meter = votakvot.meter
+            for i in range(n):
+                x = loss_at(i)
+                meter(loss=x, acc=1.0 - x, lr=lr_at(i))
+            return n
+
+    return w2
+
+
+def _check_w2_trial(folder: str, n: int, k: int) -> tuple[list[str], int]:
+    """(what is wrong, metric rows found) for the one W2 trial in `folder`: n rows, the metric columns last."""
+    docs = find_docs(folder)
+    why = []
+    if len(docs) != 1:
+        why.append(f"{len(docs)} trials, expected 1")
+        return why, 0
+    got, header = _count_csv(os.path.dirname(docs[0]))
+    want = ["loss"] if k == 1 else ["loss", "acc", "lr"]
+    if got != n:
+        why.append(f"{got} metric rows, expected {n}")
+    if header[-len(want) :] != want:
+        why.append(f"header {header}")
+    return why, got
+
+
+def _count_csv(folder: str) -> tuple[int, list[str]]:
+    """(data rows, header) over every metrics*.csv in `folder`, read with the csv module."""
+    rows, header = 0, []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("metrics") and name.endswith(".csv"):
+            with open(os.path.join(folder, name), newline="") as f:
+                r = csv.reader(f)
+                header = next(r, [])
+                rows += sum(1 for _ in r)
+    return rows, header
+
+
+# ======================================================================================
+# W3: load_report
+# ======================================================================================
+
+
+def _w3_tracked(votakvot):
+    """The W3 trial: 5 params, 10 metric points, one float result (as in peers.py)."""
+
+    def w3(lr, depth, batch, opt, dropout):
+        for s in range(10):
+            votakvot.meter(loss=loss_at(s))
+        return result_of(lr, depth, batch, opt, dropout)
+
+    return tracked(votakvot, "w3", w3)
+
+
+def work_w3_build(ctx: WorkerContext) -> None:
+    """Builds the W3 store (untimed set-up for the W3 jobs): n finished trials, 10 meter points each."""
+    n = ctx.args.n
+    os.chdir(ctx.args.scratch)
+    import votakvot
+
+    init_votakvot(ctx, votakvot, ctx.args.store)
+
+    fn = _w3_tracked(votakvot)
+    t0 = perf()
+    for i in range(n):
+        fn(**params_for(i))
+    dt = perf() - t0
+    got = len(find_docs(ctx.args.store))
+    ctx.add_row("build", dt, "s", verified=got == n, why="" if got == n else f"{got} trials", n=n)
+
+
+def check_report(df, n: int, want=("lr", "depth", "batch", "opt", "dropout", "result")) -> list[str]:
+    """What is wrong with a report of the W3 store (empty when it has n rows, the params and a result)."""
+    why = []
+    if len(df) != n:
+        why.append(f"{len(df)} rows, expected {n}")
+    missing = [c for c in want if c not in df.columns]
+    if missing:
+        why.append(f"missing columns {missing}")
+    elif len(df) and df["result"].isna().any():
+        why.append("empty results")
+    return why
+
+
+def work_w3(ctx: WorkerContext) -> None:
+    """W3: `load_report` cold (no index), first indexed and warm in one fresh process, and its peak RSS."""
+    n = ctx.args.n
+    os.chdir(ctx.args.scratch)
+    # A private, empty index cache: "cold" never finds an index left by an earlier run.
+    os.environ["VOTAKVOT_CACHE_DIR"] = os.path.join(ctx.args.scratch, "votakvot-cache")
+    import pandas  # noqa: F401  (imported before the clock, as for the floor)
+
+    import votakvot
+
+    rss0 = maxrss_mib()
+    cold, df = ctx.timed(lambda: votakvot.load_report(ctx.args.store, index=False))
+    rss1 = maxrss_mib()
+    why = check_report(df, n)
+    if len(df) and (df["status"] != "done").any():
+        why.append("statuses other than done")
+    build, df1 = ctx.timed(lambda: votakvot.load_report(ctx.args.store))
+    t0 = perf()
+    df2 = votakvot.load_report(ctx.args.store)
+    warm = perf() - t0
+    rss2 = maxrss_mib()
+    why1, why2 = check_report(df1, n), check_report(df2, n)
+    if not why2 and not df2.drop(columns="trial").equals(df.drop(columns="trial")):
+        why2.append("the indexed report differs from the cold one")
+    ctx.add_row("cold", cold, "s", verified=not why, why="; ".join(why), n=n, columns=len(df.columns))
+    ctx.add_row("build", build, "s", verified=not why1, why="; ".join(why1), n=n)
+    ctx.add_row("warm", warm, "s", verified=not why2, why="; ".join(why2), n=n)
+    ctx.add_row("rss", rss1, "MiB", n=n, rss_imports=rss0, rss_after_warm=rss2)
+
+
+# ======================================================================================
+# S3: the store on a local moto server, and votakvot's cold load of it
+# ======================================================================================
+
+
+def work_s3_build(ctx: WorkerContext) -> None:
+    """Writes n trials to s3://bench/w3 with votakvot (8 threads, each trial on its own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import fsspec
+
+    import votakvot
+
+    n = ctx.args.n
+    fs = fsspec.filesystem("s3")
+    for b in (S3_BUCKET, "warm"):
+        if not fs.exists(b):
+            fs.mkdir(b)
+    fs.pipe_file("warm/x", b"x")
+    os.chdir(ctx.args.scratch)
+    init_votakvot(ctx, votakvot, ctx.args.store)
+
+    fn = _w3_tracked(votakvot)
+    t0 = perf()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: fn(**params_for(i)), range(n)))
+    dt = perf() - t0
+    fs.invalidate_cache()
+    got = len([p for p in fs.find(ctx.args.store.split("://", 1)[1]) if p.endswith("/votakvot.yaml")])
+    ctx.add_row("build", dt, "s", verified=got == n, why="" if got == n else f"{got} trials", n=n)
+
+
+def work_s3(ctx: WorkerContext) -> None:
+    """S3: votakvot's cold `load_report` of the S3 store, the client connected before the clock."""
+    import pandas  # noqa: F401
+
+    import votakvot
+
+    n = ctx.args.n
+    os.chdir(ctx.args.scratch)
+    warm_s3_client()
+    dt, df = ctx.timed(lambda: votakvot.load_report(ctx.args.store))
+    why = check_report(df, n)
+    ctx.add_row("value", dt, "s", verified=not why, why="; ".join(why), n=n)
