@@ -293,17 +293,37 @@ class FlakySink:
 
 
 def test_a_failing_sink_handler_is_dropped_for_the_rest_of_the_trial(dist, local_root, caplog):
-    """A sink handler that raises is logged once and not called again in that trial; its other handlers still run."""
+    """A sink handler that raises is logged once and not called again in that trial; its other
+    handlers still run, and what it could not store is reported (here as the chosen warning)."""
+    module = dist.module(FLAKY_SINK_SOURCE)
+    dist.install("acme-flaky", {"votakvot.sinks": {"flaky": f"{module}:FlakySink"}})
+    votakvot.init(path=local_root, storage_errors="warn", **FAST)
+    with caplog.at_level(logging.WARNING, logger="votakvot.trial"), pytest.warns(
+        votakvot.errors.StorageWarning, match="fails on purpose"
+    ):
+        with votakvot.trial("exp") as t:
+            for i in range(3):
+                t.inform(i=i)
+    assert sys.modules[module].CALLS == ["informed", "finished"]
+    assert sum("could not store the Informed" in r.getMessage() for r in caplog.records) == 1
+    doc = read_yaml(f"{t.path}/votakvot.yaml")
+    assert doc["status"] == "done" and doc["info"] == {"i": 2}
+
+
+def test_a_failing_sink_ends_the_trial_with_a_storage_error(dist, local_root):
+    """By default, what a storage sink could not store reaches the caller as StorageError when
+    the block ends, naming the trial and the cause; the trial's own files are complete."""
     module = dist.module(FLAKY_SINK_SOURCE)
     dist.install("acme-flaky", {"votakvot.sinks": {"flaky": f"{module}:FlakySink"}})
     votakvot.init(path=local_root, **FAST)
-    with caplog.at_level(logging.ERROR, logger="votakvot.trial"), votakvot.trial("exp") as t:
-        for i in range(3):
-            t.inform(i=i)
-    assert sys.modules[module].CALLS == ["informed", "finished"]
-    assert sum("fails on purpose" in r.getMessage() or "dropped" in r.getMessage() for r in caplog.records) == 1
+    with pytest.raises(votakvot.errors.StorageError, match="fails on purpose") as caught:
+        with votakvot.trial("exp") as t:
+            t.inform(i=1)
+            t.result = 42
+    assert caught.value.tid == t.tid and caught.value.result == 42
+    assert isinstance(caught.value, OSError)
     doc = read_yaml(f"{t.path}/votakvot.yaml")
-    assert doc["status"] == "done" and doc["info"] == {"i": 2}
+    assert doc["status"] == "done" and doc["result"] == 42
 
 
 def _documented_sink_source() -> str:

@@ -10,21 +10,30 @@
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
      ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False)
      ├── PluginError (RuntimeError)          a plug-in that cannot be found or loaded when asked for
-     └── MissingDependencyError (ImportError) an optional package needed for this path or feature
+     ├── MissingDependencyError (ImportError) an optional package needed for this path or feature
+     └── StorageError (OSError)              something tracked could not be stored
+
+    VotakvotWarning (UserWarning)
+     └── StorageWarning                       the same, with `init(storage_errors="warn")`
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "AttachPathError",
     "MissingDependencyError",
     "ParamsMismatchError",
     "PluginError",
+    "StorageError",
+    "StorageWarning",
     "TrialFailedError",
     "TrialLoadError",
     "TrialNameError",
     "TrialStateError",
     "VotakvotError",
+    "VotakvotWarning",
 ]
 
 
@@ -71,3 +80,38 @@ class PluginError(VotakvotError, RuntimeError):
 
 class MissingDependencyError(VotakvotError, ImportError):
     """An optional package is needed; the message says which extra to install."""
+
+
+class StorageError(VotakvotError, OSError):
+    """Something a trial tracked could not be stored (full disk, read-only folder, unreachable store).
+
+    Raised when the trial ends, from its `with` block or its `@track` call, after everything that
+    could be stored was. `tid` names the trial, `failures` lists each `(file, cause)` that stayed
+    unstored, `result` is what the trial computed (so the work is not lost with it).
+    """
+
+    def __init__(self, tid: str, failures: list[tuple[str, BaseException]], result: Any = None) -> None:
+        self.tid = tid
+        self.failures = failures
+        self.result = result
+        self.path = failures[0][0] if failures else None
+        self.cause = failures[0][1] if failures else None
+        lines = "\n".join(f"  {path}: {cause!r}" for path, cause in failures)
+        super().__init__(
+            f"trial {tid!r} could not store everything it tracked:\n{lines}\n"
+            "The trial's result is kept on this exception (`.result`); free the disk or fix the store "
+            "and run it again, or pass init(storage_errors='warn') to get a warning instead."
+        )
+        if isinstance(self.cause, OSError):
+            self.errno, self.strerror, self.filename = self.cause.errno, self.cause.strerror, self.path
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class VotakvotWarning(UserWarning):
+    """Base of every warning votakvot gives on purpose."""
+
+
+class StorageWarning(VotakvotWarning):
+    """Something a trial tracked could not be stored, with `init(storage_errors="warn")`."""

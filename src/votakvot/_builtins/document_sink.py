@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 import threading
 import time
 import warnings
@@ -23,10 +24,13 @@ class YamlTrialSink:
     """Keeps `votakvot.yaml` complete on disk: at start, after `inform`, and at the end.
 
     Runs first on `Started` and last on `Finished`, so the folder exists before other sinks
-    write and the final document lands after they flushed. Every write is atomic.
+    write and the final document lands after they flushed. Every write is atomic. A write that
+    fails is tried again (each document is complete, so the next one carries everything); only
+    the final one, at `Finished`, has to succeed.
     """
 
     order = -100
+    retrying = True
 
     def __init__(self, trial: plugins.TrialView) -> None:
         self.trial = trial
@@ -37,6 +41,7 @@ class YamlTrialSink:
         # The ticker thread and the trial's thread both write; the final document must land last.
         self.lock = threading.Lock()
         self.last_beat = 0.0
+        self.folder_made = False
         self._meta_yaml: bytes | None = None
         self._warned: set[str] = set()
 
@@ -44,19 +49,18 @@ class YamlTrialSink:
         return {Started: self.started, Informed: self.informed, Finished: self.finished}
 
     def started(self, event: Started) -> None:
-        self.files.makedirs()
-        self.write()
         self.last_beat = time.time()
+        self.write()
 
     def informed(self, event: Informed) -> None:
         self.dirty = True
 
     def finished(self, event: Finished) -> None:
-        text = self.trial.traceback_text
-        if text:
-            self.files.write(plugins.TRACEBACK, text.encode())
         with self.lock:
             self.closed = True
+            text = self.trial.traceback_text
+            if text:
+                self._attempt(plugins.TRACEBACK, text.encode())
             self._write()
 
     def tick(self, now: float) -> None:
@@ -80,7 +84,24 @@ class YamlTrialSink:
         meta = doc.pop("meta")
         if self._meta_yaml is None:
             self._meta_yaml = _meta_yaml(meta, self._dump)
-        self.files.write(plugins.DOCUMENT, self._dump(doc) + self._meta_yaml)
+        try:
+            self._attempt(plugins.DOCUMENT, self._dump(doc) + self._meta_yaml)
+        except BaseException:
+            self.dirty = True  # the next tick, or the end of the trial, writes it again
+            raise
+
+    def _attempt(self, name: str, data: bytes) -> None:
+        """Writes one file, creating the folder first (again, after a failure: it may be gone)."""
+        if not self.folder_made:
+            self.files.makedirs()
+            self.folder_made = True
+        try:
+            self.files.write(name, data)
+        except OSError as e:
+            self.folder_made = False
+            if not e.filename:
+                e.filename = posixpath.join(self.trial.path, name)
+            raise
 
     def _dump(self, doc: dict[str, Any]) -> bytes:
         try:

@@ -6,6 +6,7 @@ import); URLs with a protocol go through fsspec. Every write a reader may see is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -91,9 +92,14 @@ class LocalStore(Store):
     def write_atomic(self, path: str, data: bytes) -> None:
         head, tail = os.path.split(path)
         tmp = os.path.join(head, f"{layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}")
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):  # a failed write leaves nothing behind
+                os.remove(tmp)
+            raise
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         if any(c in mode for c in "wax"):
@@ -147,8 +153,13 @@ class FsspecStore(Store):
             return
         head, tail = path.rsplit("/", 1)
         tmp = f"{head}/{layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}"
-        self.fs.pipe_file(tmp, data)
-        self.fs.mv(tmp, path)
+        try:
+            self.fs.pipe_file(tmp, data)
+            self.fs.mv(tmp, path)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.fs.rm_file(tmp)
+            raise
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         if any(c in mode for c in "wax") and not self._atomic_put:

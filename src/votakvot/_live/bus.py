@@ -1,9 +1,12 @@
 """The bus of one live trial: routes its events to its storage sinks, then to user handlers.
 
-The two kinds of subscriber fail differently. A *storage sink* stores what the user tracked;
-a *user handler* (subscribed through `votakvot.events`) only observes. A user handler that
-raises is logged and dropped for the rest of the trial. A sink that raises is dropped too, and
-its failure is recorded on the bus as well (`sink_failures`), with the event it could not store.
+The two kinds of subscriber fail differently. A *user handler* (subscribed through
+`votakvot.events`) only observes: one that raises is logged and dropped for the rest of the
+trial. A *storage sink* stores what the user tracked: one that raises could not store it, and
+the bus keeps that as unstored (`unstored()`), which the trial turns into a `StorageError`. A
+sink that keeps what it could not store and stores it later says so with `retrying = True`: it
+stays subscribed, and only a failure of its `Finished` handler (its last chance) still counts.
+Any other sink's handler that raises is dropped for the rest of the trial.
 """
 
 from __future__ import annotations
@@ -51,7 +54,10 @@ class TrialBus:
     def __init__(self, tid: str, sinks: list[Any]) -> None:
         self.tid = tid
         self.sinks: list[Any] = []
-        self.sink_failures: list[tuple[type, Handler, BaseException]] = []
+        self._sink_of: dict[Handler, Any] = {}
+        # Per sink (by id): what it could not store, as (file or sink, cause).
+        self._unstored: dict[int, list[tuple[str, BaseException]]] = {}
+        self._tick_failed: set[int] = set()
         subscribed: dict[type, list[Handler]] = {}
         for sink in sinks:
             try:
@@ -62,6 +68,7 @@ class TrialBus:
             self.sinks.append(sink)
             for event_type, handler in subscriptions.items():
                 subscribed.setdefault(event_type, []).append(handler)
+                self._sink_of[handler] = sink
         self._sink_routes: Routes = {t: tuple(handlers) for t, handlers in subscribed.items()}
         self._reverse_sink_routes: Routes = {t: tuple(reversed(h)) for t, h in self._sink_routes.items()}
         # Compared by equality: a sink's bound methods are equal, not identical, across lookups.
@@ -83,6 +90,9 @@ class TrialBus:
                 handler(event)
             except Exception as e:
                 self._sink_failed(event_type, handler, e)
+            else:
+                if event_type is events.Finished and self._unstored:
+                    self._stored_at_last(handler)
         for handler in users:
             try:
                 handler(event)
@@ -90,32 +100,53 @@ class TrialBus:
                 self._handler_failed(event_type, handler)
 
     def tick(self, now: float) -> None:
-        """Runs each sink's periodic work (`tick(now)`), if it has any."""
+        """Runs each sink's periodic work (`tick(now)`), if it has any. A failure there is only
+        logged (once per sink): what a sink stores is judged by its event handlers."""
         for sink in self.sinks:
             tick = getattr(sink, "tick", None)
             if tick is not None:
                 try:
                     tick(now)
-                except Exception:
-                    log.exception("sink %r failed its periodic work in trial %r", sink, self.tid)
+                except Exception as e:
+                    if id(sink) not in self._tick_failed:
+                        self._tick_failed.add(id(sink))
+                        log.warning("trial %r: %s failed its periodic work: %r", self.tid, type(sink).__name__, e)
 
     def _reroute_users(self) -> None:
         self._version = events.version
         dropped = self._dropped
-        self._user_routes = {
-            t: tuple(h for h in events.handlers(t) if h not in dropped) for t in events.EVENT_TYPES
-        }
+        self._user_routes = {t: tuple(h for h in events.handlers(t) if h not in dropped) for t in events.EVENT_TYPES}
+
+    def unstored(self) -> list[tuple[str, BaseException]]:
+        """Returns what the sinks could not store and still hold unstored, as (file, cause)."""
+        return [failure for failures in self._unstored.values() for failure in failures]
 
     def _sink_failed(self, event_type: type, handler: Handler, error: Exception) -> None:
-        log.exception(
-            "%s sink handler %r failed in trial %r; it is dropped for the rest of this trial",
-            event_type.__name__,
-            handler,
-            self.tid,
-        )
-        self.sink_failures.append((event_type, handler, error))
+        sink = self._sink_of.get(handler)
+        where = getattr(error, "filename", None) or f"{type(sink).__name__} of {self.tid}"
+        failures = self._unstored.setdefault(id(sink), [])
+        if not failures:
+            log.warning(
+                "trial %r: %s could not store the %s event: %r",
+                self.tid,
+                type(sink).__name__,
+                event_type.__name__,
+                error,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+        retrying = getattr(sink, "retrying", False)
+        if retrying:
+            failures[:] = [(str(where), error)]  # the latest attempt says what is still pending
+            return
+        failures.append((str(where), error))
         self._sink_routes = self._without(self._sink_routes, handler)
         self._reverse_sink_routes = self._without(self._reverse_sink_routes, handler)
+
+    def _stored_at_last(self, handler: Handler) -> None:
+        """A retrying sink's `Finished` handler succeeded: everything it held is stored now."""
+        sink = self._sink_of.get(handler)
+        if getattr(sink, "retrying", False):
+            self._unstored.pop(id(sink), None)
 
     def _handler_failed(self, event_type: type, handler: Handler) -> None:
         log.exception(

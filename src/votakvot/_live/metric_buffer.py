@@ -53,24 +53,40 @@ class MetricBuffer:
             self.next_steps[series] = last + 1
 
     def flush(self) -> None:
-        """Publishes every buffered row, in order, one batch per series; any thread may call it."""
+        """Publishes every buffered row, in order, one batch per series; any thread may call it.
+
+        Rows leave the buffer only once published: when a signal interrupts the publishing
+        (SIGTERM, Ctrl-C), they are put back in front, with the same steps, for the final flush
+        (the sinks skip rows they had already stored).
+        """
         with self.lock, collector.paused():
             if self.rows:
                 pop = self.rows.popleft
                 popped = [pop() for _ in range(len(self.rows))]
                 first = self.next_steps.get("", 0)
-                self.next_steps[""] = first + len(popped)
-                self.publish("", [(step, row.pop(TIME), row) for step, row in zip(itertools.count(first), popped)])
+                batch = [(step, row.pop(TIME), row) for step, row in zip(itertools.count(first), popped)]
+                try:
+                    self.publish("", batch)
+                except BaseException:
+                    for _, stamp, row in batch:
+                        row[TIME] = stamp
+                    self.rows.extendleft(reversed(popped))
+                    raise
+                self.next_steps[""] = first + len(batch)
             if self.series_rows:
                 pop_named = self.series_rows.popleft
+                taken = [pop_named() for _ in range(len(self.series_rows))]
                 batches: dict[str, list[tuple[float, dict[str, Any]]]] = {}
-                for _ in range(len(self.series_rows)):
-                    series, stamp, values = pop_named()
+                for series, stamp, values in taken:
                     batches.setdefault(series, []).append((stamp, values))
-                for series, rows in batches.items():
-                    self.publish(series, self._numbered(series, rows))
-
-    def _numbered(self, series: str, rows: list[tuple[float, dict[str, Any]]]) -> list[Row]:
-        first = self.next_steps.get(series, 0)
-        self.next_steps[series] = first + len(rows)
-        return [(step, stamp, values) for step, (stamp, values) in zip(itertools.count(first), rows)]
+                published = 0
+                try:
+                    for series, rows in batches.items():
+                        first = self.next_steps[series]
+                        self.publish(series, [(first + i, stamp, values) for i, (stamp, values) in enumerate(rows)])
+                        self.next_steps[series] = first + len(rows)
+                        published += 1
+                except BaseException:
+                    unpublished = set(list(batches)[published:])
+                    self.series_rows.extendleft(reversed([row for row in taken if row[0] in unpublished]))
+                    raise

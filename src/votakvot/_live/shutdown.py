@@ -64,6 +64,9 @@ def _finish_all() -> None:
 
 
 def _in_child() -> None:
+    # The parent's live trials are not this process's: the child must not write into them.
+    for trial in _live.values():
+        trial.disown()
     _live.clear()
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import logging
 import threading
 import time
 import traceback
+import warnings
 from typing import IO, Any
 
 from .. import _version, meta
@@ -20,11 +22,14 @@ from .._files import layout
 from .._files.storage import Folder, Store, open_store
 from .._process import settings as process_settings
 from .._read.trial import Trial
-from ..errors import TrialStateError
+from ..errors import StorageError, StorageWarning, TrialStateError
 from ..events import Attached, Finished, Informed, Metered, Snapshotted, Started
 from . import resume, shutdown, ticker
 from .bus import TrialBus, build_sinks
 from .metric_buffer import BATCH_ROWS, TIME, MetricBuffer, Row
+from .outside import discarding_file, warn_outside
+
+log = logging.getLogger("votakvot.trial")
 
 _UNREAD: Any = object()
 _time = time.time
@@ -88,6 +93,8 @@ class LiveTrial:
         self._bus: TrialBus | None = None
         self._token: contextvars.Token[LiveTrial | None] | None = None
         self._open = False
+        self._foreign = False  # inherited by a forked child: the parent's, not this process's
+        self._unstored: StorageError | None = None
         self._started_at = 0.0
 
     def __repr__(self) -> str:
@@ -136,6 +143,14 @@ class LiveTrial:
             with contextlib.suppress(ValueError):  # left in another context (e.g. an async generator)
                 _active.reset(self._token)
             self._token = None
+        unstored, self._unstored = self._unstored, None
+        if unstored is None:
+            return
+        if self.settings.storage_errors == "warn" or not (exc is None or isinstance(exc, Exception)):
+            # An interrupt (Ctrl-C, SIGTERM) keeps going as it was; the loss is still said out loud.
+            warnings.warn(StorageWarning(str(unstored)), stacklevel=2)
+            return
+        raise unstored from exc
 
     def _finish(self, status: str) -> None:
         with self._lock:
@@ -150,12 +165,27 @@ class LiveTrial:
         assert self._bus is not None
         self._bus.publish(Finished, lambda: Finished(self, status), reverse=True)
         shutdown.unregister(self)
+        failures = self._bus.unstored()
+        if failures:
+            self._unstored = StorageError(self.tid, failures, self.result)
 
     def abandon(self, status: str = "interrupted") -> None:
         """Finishes the trial with `status` from outside its block (at interpreter exit)."""
         if self._open:
             self.error = self.error or "the process exited while the trial was running"
             self._finish(status)
+            if self._unstored is not None:  # nobody to raise to: say it where it is seen
+                log.error("%s", self._unstored)
+                warnings.warn(StorageWarning(str(self._unstored)), stacklevel=2)
+
+    def disown(self) -> None:
+        """Marks the trial as another process's (run in a forked child): verbs on it then do
+        nothing, as outside any trial, and what the parent had buffered is dropped here."""
+        self._foreign = True
+        self._open = False
+        self._bus = None
+        self._buffer.rows.clear()
+        self._buffer.series_rows.clear()
 
     def existing(self) -> Trial | None:
         """Returns the trial already stored at this explicit id (a `votakvot.Trial`), or None.
@@ -202,7 +232,8 @@ class LiveTrial:
 
         t.inform(note="first try", dataset="v2")
         """
-        self._check_open("inform")
+        if not self._open:
+            return self._closed("inform")
         with self._lock:
             self.info.update(values)
         self._publish(Informed, lambda: Informed(self, values))
@@ -218,7 +249,7 @@ class LiveTrial:
         # The hottest path of the library (`votakvot.meter` calls it too): a time stamp and an
         # append; steps are numbered when the buffer is flushed.
         if not self._open:
-            self._check_open("meter")
+            return self._closed("meter")
         row[TIME] = _time()
         rows = self._rows
         rows.append(row)
@@ -227,7 +258,8 @@ class LiveTrial:
 
     def meter_series(self, series: str, values: dict[str, Any]) -> None:
         """Appends the row `values` to the named metric `series` (see `votakvot.series`)."""
-        self._check_open("meter")
+        if not self._open:
+            return self._closed("meter")
         self._buffer.add_series(series, _time(), values)
 
     def flush_metrics(self) -> None:
@@ -240,7 +272,9 @@ class LiveTrial:
         with t.attach("logs/train.txt", "w") as f:
             f.write("...")
         """
-        self._check_open("attach")
+        if not self._open:
+            self._closed("attach")
+            return discarding_file(mode)
         relative = layout.check_attach_name(name)
         handle = self.files.open(relative, mode, **kwargs)
         self._publish(Attached, lambda: Attached(self, relative, mode))
@@ -248,16 +282,19 @@ class LiveTrial:
 
     def snapshot(self, obj: Any) -> None:
         """Hands `obj` to the snapshot sink, which stores it atomically as the trial's snapshot."""
-        self._check_open("snapshot")
+        if not self._open:
+            return self._closed("snapshot")
         self._publish(Snapshotted, lambda: Snapshotted(self, obj))
 
     # -- events ----------------------------------------------------------------------------
 
-    def _check_open(self, verb: str) -> None:
-        if not self._open:
-            raise TrialStateError(
-                f"{verb}() on trial {self.tid!r} which is {self.status}; call it inside the `with` block"
-            )
+    def _closed(self, verb: str) -> None:
+        """A verb on a trial that is not open: ignored with a warning in a forked child (the
+        trial is the parent's), an error anywhere else."""
+        if self._foreign:
+            warn_outside(verb, stacklevel=4)
+            return
+        raise TrialStateError(f"{verb}() on trial {self.tid!r} which is {self.status}; call it inside the `with` block")
 
     def _publish(self, event_type: type, build: Any) -> None:
         assert self._bus is not None

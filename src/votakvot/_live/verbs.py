@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import warnings
 from typing import IO, Any
 
 from .._files import layout
-from .._process import state
+from .outside import discarding_file, warn_outside
 from .trial import LiveTrial, _active
-
-_warned: set[str] = set()
-
-
-def warn_outside(verb: str) -> None:
-    """Warns once per verb that it was called with no live trial, and does nothing else."""
-    if verb not in _warned:
-        _warned.add(verb)
-        warnings.warn(
-            f"votakvot.{verb}() was called outside any trial and is ignored; "
-            "call it inside `with votakvot.trial(...)` or a @votakvot.track() function",
-            stacklevel=3,
-        )
-
-
-state.register(reset=_warned.clear)
 
 
 def trial(name: str, /, **params: Any) -> LiveTrial:
@@ -78,8 +60,7 @@ def attach(name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
     t = _active.get()
     if t is None:
         warn_outside("attach")
-        null_mode = ("wb" if "b" in mode else "w") if any(c in mode for c in "wax+") else mode
-        return open(os.devnull, null_mode)
+        return discarding_file(mode)
     return t.attach(name, mode, **kwargs)
 
 

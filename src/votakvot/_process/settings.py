@@ -10,6 +10,9 @@ from typing import Any
 from .. import _envvars
 from . import state
 
+# What a trial does when something it tracked could not be stored.
+STORAGE_ERRORS = ("raise", "warn")
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -24,6 +27,7 @@ class Settings:
     system_metrics: float | None = None
     meta_timeout: float = 5.0
     handle_sigterm: bool = True
+    storage_errors: str = "raise"
 
     def root(self) -> str:
         """Returns the root URL: init's path, else $VOTAKVOT_PATH, else the current folder."""
@@ -49,6 +53,7 @@ def init(
     system_metrics: float | None = None,
     meta_timeout: float = 5.0,
     handle_sigterm: bool = True,
+    storage_errors: str = "raise",
 ) -> None:
     """Sets where trials go and how they are tracked; each call replaces all earlier settings.
 
@@ -66,6 +71,11 @@ def init(
     for name, value in (("heartbeat", heartbeat), ("flush_interval", flush_interval)):
         if not value > 0:
             raise ValueError(f"init({name}={value!r}) must be a positive number of seconds")
+    if storage_errors not in STORAGE_ERRORS:
+        raise ValueError(
+            f"init(storage_errors={storage_errors!r}) must be one of {STORAGE_ERRORS}: raise StorageError "
+            "when something tracked could not be stored, or warn"
+        )
     if system_metrics is not None and not system_metrics > 0:
         raise ValueError(f"init(system_metrics={system_metrics!r}) must be None or a positive number of seconds")
     _current = Settings(
@@ -78,6 +88,7 @@ def init(
         system_metrics=float(system_metrics) if system_metrics is not None else None,
         meta_timeout=float(meta_timeout),
         handle_sigterm=handle_sigterm,
+        storage_errors=storage_errors,
     )
 
 

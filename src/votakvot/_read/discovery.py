@@ -24,6 +24,8 @@ GLOB_CHARS = "*?["
 # A file or folder changed this recently may change again within its timestamp's granularity,
 # so what was seen of it is not trusted next time (the "racy git" problem).
 _RACY_NS = 2_000_000_000
+# The clock those ages are measured on (tests move it forward rather than wait).
+_clock_ns = time.time_ns
 
 Signature = Any  # a comparable value that changes when a document changes; None: unknown
 Stamp = tuple[int, int]  # a folder's (mtime_ns, ctime_ns)
@@ -122,7 +124,7 @@ def _walk_local(top: str, listings: dict[str, Any], known: Table | None, found: 
     A stamp is (mtime, ctime): a folder's changes when an entry is added, removed or renamed, and
     ctime cannot be set back by hand (a copy keeping timestamps still gets a new one).
     """
-    now = time.time_ns()
+    now = _clock_ns()
     stat = os.stat
     doc_tail = os.sep + layout.DOCUMENT
     if known is not None and not len(known):
