@@ -192,7 +192,14 @@ class TrialView(Protocol):
 
 @runtime_checkable
 class Sink(Protocol):
-    """Stores one trial's events; made per trial by its `SinkFactory`."""
+    """Stores one trial's events; made per trial by its `SinkFactory`.
+
+    A handler that cannot store what its event carries raises: the trial then ends with
+    `votakvot.errors.StorageError` (or a warning, per `init(storage_errors=...)`). A sink that
+    keeps what it could not store and stores it with a later event sets `retrying = True`: it
+    stays subscribed, and only a failure of its `Finished` handler is reported. Any other sink's
+    failing handler is dropped for the rest of the trial.
+    """
 
     def subscriptions(self) -> Mapping[type, Callable[[Any], None]]: ...
 
