@@ -119,15 +119,17 @@ def test_importing_votakvot_does_not_scan_entry_points(tmp_path):
 
 
 def test_errors_subclass_the_builtins_users_catch():
-    """Each votakvot error is a VotakvotError and also the builtin a user would catch."""
+    """Each votakvot error is a VotakvotError and also the builtin a user would catch; each warning a UserWarning."""
     errors = votakvot.errors
     assert issubclass(errors.TrialStateError, (errors.VotakvotError, RuntimeError))
     assert issubclass(errors.AttachPathError, errors.VotakvotError)
     assert issubclass(errors.AttachPathError, ValueError)
+    assert issubclass(errors.SymlinkError, OSError)
     assert issubclass(errors.MissingDependencyError, ImportError)
     assert issubclass(errors.MissingDependencyError, errors.VotakvotError)
     for name in errors.__all__:
-        assert issubclass(getattr(errors, name), errors.VotakvotError)
+        cls = getattr(errors, name)
+        assert issubclass(cls, UserWarning if issubclass(cls, Warning) else errors.VotakvotError)
 
 
 def test_version_is_a_string():

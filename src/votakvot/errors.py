@@ -1,16 +1,20 @@
-"""Every exception votakvot raises on purpose.
+"""Every exception votakvot raises on purpose, and the warnings it gives.
 
 ::
 
     VotakvotError
      ├── TrialStateError (RuntimeError)      a trial used outside its life, or in a wrong way
-     ├── AttachPathError (ValueError)        an attach() name that would leave the trial folder
+     ├── AttachPathError (ValueError)        an attach() name that would leave the trial folder or is votakvot's own
+     ├── SymlinkError (OSError)              a write in a local trial folder that would pass through a symbolic link
      ├── TrialNameError (ValueError)         a trial name or explicit id that cannot be a folder
      ├── ParamsMismatchError (ValueError)    call() with an id whose stored params differ
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
      ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False)
      ├── PluginError (RuntimeError)          a plug-in that cannot be found or loaded when asked for
      └── MissingDependencyError (ImportError) an optional package needed for this path or feature
+
+    UserWarning
+     └── MissingPathWarning                  a load path that does not exist or is not a folder
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 __all__ = [
     "AttachPathError",
     "MissingDependencyError",
+    "MissingPathWarning",
     "ParamsMismatchError",
     "PluginError",
+    "SymlinkError",
     "TrialFailedError",
     "TrialLoadError",
     "TrialNameError",
@@ -37,7 +43,12 @@ class TrialStateError(VotakvotError, RuntimeError):
 
 
 class AttachPathError(VotakvotError, ValueError):
-    """An attach() name would leave the trial folder."""
+    """An attach() name would leave the trial folder, or names a file votakvot writes itself."""
+
+
+class SymlinkError(VotakvotError, OSError):
+    """A file in a local trial folder would be written through a symbolic link (never done:
+    the link could point anywhere)."""
 
 
 class TrialNameError(VotakvotError, ValueError):
@@ -71,3 +82,8 @@ class PluginError(VotakvotError, RuntimeError):
 
 class MissingDependencyError(VotakvotError, ImportError):
     """An optional package is needed; the message says which extra to install."""
+
+
+class MissingPathWarning(UserWarning):
+    """A path given to `load_report` / `load_trials` does not exist or is not a folder: nothing
+    was loaded from it, which is most often a typo."""

@@ -114,7 +114,11 @@ class Serializer(Protocol):
 
 
 class TrialFiles(Protocol):
-    """The folder of one trial as a sink may use it; `name`s are relative to it (`logs/a.txt`)."""
+    """The folder of one trial as a sink may use it; `name`s are relative to it (`logs/a.txt`).
+
+    On the local disk no write goes through a symbolic link below the folder: `write` and
+    `open` for writing raise `votakvot.errors.SymlinkError` (an OSError) instead.
+    """
 
     @property
     def appendable(self) -> bool:

@@ -20,7 +20,7 @@ from .._files import layout
 from .._files.storage import Folder, Store, open_store
 from .._process import settings as process_settings
 from .._read.trial import Trial
-from ..errors import TrialStateError
+from ..errors import AttachPathError, SymlinkError, TrialStateError
 from ..events import Attached, Finished, Informed, Metered, Snapshotted, Started
 from . import resume, shutdown, ticker
 from .bus import TrialBus, build_sinks
@@ -242,7 +242,14 @@ class LiveTrial:
         """
         self._check_open("attach")
         relative = layout.check_attach_name(name)
-        handle = self.files.open(relative, mode, **kwargs)
+        try:
+            handle = self.files.open(relative, mode, **kwargs)
+        except SymlinkError as e:
+            raise AttachPathError(
+                f"attach() name {name!r} leads through a symbolic link in the trial folder {self.path!r}, "
+                "which could point outside it, so votakvot does not write through it; remove the link "
+                "or choose another name"
+            ) from e
         self._publish(Attached, lambda: Attached(self, relative, mode))
         return handle
 
