@@ -77,6 +77,7 @@ def attach(name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
     """
     t = _active.get()
     if t is None:
+        layout.check_attach_name(name)  # a wrong name fails here too, not first inside a trial
         warn_outside("attach")
         null_mode = ("wb" if "b" in mode else "w") if any(c in mode for c in "wax+") else mode
         return open(os.devnull, null_mode)
