@@ -362,3 +362,38 @@ def test_seed_load_trials_example_in_a_git_repo(tmp_path, capsys):
     assert "count 2" in out
     assert f"git commits {[head, head]}" in out
     assert sorted(v.result for v in vs.values()) == [3, 7]
+
+
+ODD_NAMES = ["grid[1]", "layers=[64, 64]", "x[!y]", "lr*2", "what?", "a b/c,d", "ü/β", "{x}", "50%"]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_a_trial_path_always_loads_that_trial(root, name):
+    """A trial's own path loads exactly that trial, even when its name holds glob characters
+    ('[', '*', '?'): a path that exists as written is read as written."""
+    votakvot.init(path=root)
+    with votakvot.trial(name, x=1) as t:
+        t.meter(loss=0.5)
+    with votakvot.trial(name.replace("[", "").replace("]", "") + "-other", x=2):
+        pass
+    trials = votakvot.load_trials(t.path)
+    assert list(trials) == [t.tid]
+    assert trials[t.tid].metrics()["loss"].tolist() == [0.5]
+    rep = votakvot.load_report(t.path)
+    assert rep["tid"].tolist() == [t.tid]
+    assert rep["x"].tolist() == [1]
+    assert t.tid in votakvot.load_trials(root)
+
+
+def test_a_folder_named_like_a_glob_is_read_literally(root):
+    """load_trials(f'{root}/grid[1]') loads the folder called 'grid[1]', not 'grid1'; a path that
+    does not exist as written is still a glob."""
+    votakvot.init(path=root)
+    with votakvot.trial("grid[1]") as literal:
+        pass
+    with votakvot.trial("grid1") as one:
+        pass
+    with votakvot.trial("grid2") as two:
+        pass
+    assert list(votakvot.load_trials(f"{root}/grid[1]")) == [literal.tid]
+    assert sorted(votakvot.load_trials(f"{root}/grid[12]")) == sorted([one.tid, two.tid])

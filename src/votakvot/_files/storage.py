@@ -18,6 +18,8 @@ from . import confined, layout
 # Object stores write a whole object on close, so a direct write is already atomic there.
 _ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory", "oss"})
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+# What fsspec's calls on many paths (`cat`, `rm`, ...) expand as globs.
+_FSSPEC_GLOB_CHARS = "*?["
 
 
 def is_local(url: str) -> bool:
@@ -76,6 +78,10 @@ class Store:
     def exists(self, path: str) -> bool:
         raise NotImplementedError
 
+    def isdir(self, path: str) -> bool:
+        """Tells whether `path` is a folder (on object stores: a prefix with objects below it)."""
+        raise NotImplementedError
+
     def listdir(self, path: str) -> list[str]:
         """Returns the names of the files (not folders) directly in `path`; [] if it does not exist."""
         raise NotImplementedError
@@ -127,6 +133,9 @@ class LocalStore(Store):
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
     def listdir(self, path: str) -> list[str]:
         try:
             with os.scandir(path) as it:
@@ -172,15 +181,25 @@ class FsspecStore(Store):
         return self.fs.cat_file(path)  # type: ignore[no-any-return]
 
     def read_many(self, paths: list[str], *, limit: int | None = None) -> dict[str, bytes | Exception]:
-        if not paths:
-            return {}
-        got = self.fs.cat(paths, on_error="return")
+        # `cat` of many paths expands globs, so a name with '[' or '*' is fetched by itself.
+        plain = [p for p in paths if not any(c in p for c in _FSSPEC_GLOB_CHARS)]
+        out = super().read_many([p for p in paths if any(c in p for c in _FSSPEC_GLOB_CHARS)], limit=limit)
+        if not plain:
+            return out
+        got = self.fs.cat(plain, on_error="return")
         if not isinstance(got, dict):  # a single path comes back bare
-            got = {paths[0]: got}
-        return {self.fs._strip_protocol(k): v for k, v in got.items()}
+            got = {plain[0]: got}
+        out.update((self.fs._strip_protocol(k), v) for k, v in got.items())
+        return out
 
     def exists(self, path: str) -> bool:
         return bool(self.fs.exists(path))
+
+    def isdir(self, path: str) -> bool:
+        try:
+            return bool(self.fs.isdir(path))
+        except OSError:  # e.g. a bucket that does not exist, or one we may not list
+            return False
 
     def listdir(self, path: str) -> list[str]:
         try:

@@ -11,7 +11,7 @@ from .. import _envvars
 from .._files import layout
 from .._files.storage import Store, open_store
 from .._process import collector, settings
-from ..errors import TrialLoadError
+from ..errors import MissingPathWarning, TrialLoadError
 from . import discovery, report_index
 from .trial import LIVE_STATUSES, Trial
 
@@ -95,11 +95,15 @@ def _load_all(
     root_url = config.root()
     store, pattern = open_store(os.fspath(path) if path is not None else root_url)
     use_index = (index if index is not None else report_index.enabled()) and not trusted
-    base_url = store.url(discovery.glob_base(pattern, store.sep) or pattern)
+    # A path that exists as written is read as written: trial names may hold '[' or '*'.
+    literal = not discovery.has_glob(pattern) or store.exists(pattern)
+    base_url = store.url(pattern if literal else discovery.glob_base(pattern, store.sep) or pattern)
     cache = report_index.Index(base_url).load() if use_index else None
     known = cache.table if cache is not None else report_index.Table()
     listings = cache.listings if cache is not None else {}
-    found = discovery.find(store, pattern, listings, known)
+    found = discovery.find(store, pattern, listings, known, literal=literal)
+    if not found.signatures and not found.unchanged:
+        _warn_if_missing(store, found.base, pattern)
     anchors = _anchors(store, found.base, root_url, config)
     rows = rows or cache is not None
 
@@ -132,6 +136,24 @@ def _load_all(
     if any(live in statuses for live in LIVE_STATUSES):  # only those may have crashed since
         statuses = [made[i].status if status in LIVE_STATUSES else status for i, status in enumerate(statuses)]
     return LoadResult(result, made, statuses)
+
+
+def _warn_if_missing(store: Store, base: str, pattern: str) -> None:
+    """Warns when the folder a load starts from is not there: an empty result is then most
+    likely a typo, not "no results"."""
+    if store.isdir(base):
+        return
+    what = "is a file, not a folder" if store.exists(base) else "does not exist"
+    where = repr(store.url(base))
+    if base.rstrip(store.sep) != pattern.rstrip(store.sep):
+        where += f" (where {store.url(pattern)!r} starts)"
+    warnings.warn(
+        MissingPathWarning(
+            f"votakvot: nothing loaded: {where} {what}; check the path "
+            "(load the root given to init, a trial folder, or a glob such as 'root/**/21-05-20')"
+        ),
+        stacklevel=5,
+    )
 
 
 def _read(
