@@ -22,6 +22,9 @@ TEMP_PREFIX = ".tmp-"
 # and neither trial names nor attach() names may start a segment with it.
 HIDDEN_PREFIX = "."
 SERIES_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+# A trial document is a few KB; a larger one than this is not read back (a local one is skipped
+# without reading it), so the document sink stores short notes in place of the largest values.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
 def _type_name(value: Any) -> str:

@@ -18,8 +18,6 @@ from .trial import LIVE_STATUSES, Trial
 STANDARD_COLUMNS = ("tid", "trial", "status")
 _SECTIONS = ("params", "info", "result")
 _MAX_COLUMNS_PER_TRIAL = 10_000
-# A trial document is a few KB; a local one past this size is skipped, not read into memory.
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
 def _relative(folder: str, anchors: list[str], sep: str) -> str:
@@ -171,7 +169,8 @@ def _read(
     fresh = report_index.Table()
     trials: list[Trial] = []
     shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
-    documents = store.read_many([store.join(folder, layout.DOCUMENT) for folder in stale], limit=MAX_DOCUMENT_BYTES)
+    paths = [store.join(folder, layout.DOCUMENT) for folder in stale]
+    documents = store.read_many(paths, limit=layout.MAX_DOCUMENT_BYTES)
     for folder, (signature, stamp) in stale.items():
         raw = documents.get(store.join(folder, layout.DOCUMENT))
         trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)
