@@ -125,6 +125,7 @@ def test_errors_subclass_the_builtins_users_catch():
     assert issubclass(errors.TrialStateError, (errors.VotakvotError, RuntimeError))
     assert issubclass(errors.AttachPathError, errors.VotakvotError)
     assert issubclass(errors.AttachPathError, ValueError)
+    assert issubclass(errors.SymlinkError, OSError)
     assert issubclass(errors.MissingDependencyError, ImportError)
     assert issubclass(errors.MissingDependencyError, errors.VotakvotError)
     assert issubclass(errors.StorageError, (errors.VotakvotError, OSError))

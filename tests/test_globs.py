@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import votakvot
+from votakvot.errors import MissingPathWarning
 
 STANDARD = ["tid", "trial", "status"]
 
@@ -163,8 +164,9 @@ def test_glob_matching_nothing_gives_empty_frame(root, dated, full):
 
 
 def test_glob_under_missing_root_gives_empty_frame(root):
-    """A glob below a folder that does not exist gives an empty DataFrame."""
-    rep = votakvot.load_report(f"{root}/missing/**/21-05-20")
+    """A glob below a folder that does not exist gives an empty DataFrame and a MissingPathWarning naming it."""
+    with pytest.warns(MissingPathWarning, match=r"missing' \(where .*missing/\*\*/21-05-20' starts\) does not exist"):
+        rep = votakvot.load_report(f"{root}/missing/**/21-05-20")
     assert list(rep.columns) == STANDARD
     assert len(rep) == 0
 

@@ -172,3 +172,95 @@ def test_attach_refuses_names_outside_the_folder(root, tmp_path, name, how):
     doc = read_yaml(f"{t.path}/votakvot.yaml")
     assert doc["status"] == "done"
     assert doc["params"] == {"a": 1}
+
+
+OWN_NAMES = [
+    "metrics.csv",
+    "metrics.1.csv",
+    "metrics.eval.csv",
+    "metrics.eval.2.csv",
+    "traceback.txt",
+    "snapshot.pickle",
+    "votakvot.yaml",
+    ".heartbeat",
+    ".claim",
+    ".hidden/notes.txt",
+]
+
+
+@pytest.mark.parametrize("how", ["handle", "module"])
+@pytest.mark.parametrize("name", OWN_NAMES)
+def test_attach_refuses_votakvot_own_files(root, name, how):
+    """attach() refuses every name votakvot writes itself (metrics, traceback, snapshot, document,
+    hidden names) with AttachPathError naming it, and writes nothing."""
+    votakvot.init(path=root, **FAST)
+    with votakvot.trial("exp") as t:
+        before = _files(t.path)
+        opener = t.attach if how == "handle" else votakvot.attach
+        with pytest.raises(AttachPathError, match="reserved: votakvot writes") as caught, opener(name, "w") as f:
+            f.write("hello")
+        assert repr(name) in str(caught.value)
+        assert "choose another name such as 'my_" in str(caught.value)
+        assert _files(t.path) == before
+
+
+def test_attaching_metrics_csv_leaves_the_metrics_intact(root):
+    """Metering then attach('metrics.csv') raises, and the metered rows read back unchanged."""
+    votakvot.init(path=root, **FAST)
+    with votakvot.trial("exp") as t:
+        t.meter(loss=1)
+        t.meter(loss=2)
+        t.flush_metrics()
+        with pytest.raises(AttachPathError), t.attach("metrics.csv") as f:
+            f.write("hello\n1\n2\n")
+    (trial,) = votakvot.load_trials(t.path).values()
+    assert trial.metrics()["loss"].tolist() == [1, 2]
+
+
+def test_own_names_are_fine_in_sub_folders_and_for_reading(root):
+    """Names votakvot owns only at the top of the folder are free below it; a loaded trial reads every file."""
+    votakvot.init(path=root, **FAST)
+    with votakvot.trial("exp") as t:
+        t.meter(loss=1)
+        with t.attach("logs/metrics.csv") as f:
+            f.write("mine")
+        with t.attach("logs/.keep") as f:
+            f.write("")
+    (trial,) = votakvot.load_trials(t.path).values()
+    assert trial.metrics()["loss"].tolist() == [1]
+    with trial.attach("logs/metrics.csv") as f:
+        assert f.read() == b"mine"
+    with trial.attach("metrics.csv") as f:
+        assert f.read().startswith(b"step,time,loss")
+    with trial.attach("votakvot.yaml") as f:
+        assert b"status: done" in f.read()
+
+
+@pytest.mark.parametrize("name", [5, None, b"x.txt"], ids=["int", "none", "bytes"])
+def test_attach_name_of_the_wrong_type_says_what_to_pass(local_root, name):
+    """attach() with a name that is not a str says it must be a str, with the value and its type."""
+    votakvot.init(path=local_root, **FAST)
+    with votakvot.trial("exp") as t, pytest.raises(AttachPathError) as caught:
+        t.attach(name)
+    message = str(caught.value)
+    assert f"must be a str such as 'log.txt', got {name!r} ({type(name).__name__})" in message
+
+
+def test_attach_takes_a_path_object(local_root):
+    """attach() takes a pathlib path as well as a str."""
+    import pathlib
+
+    votakvot.init(path=local_root, **FAST)
+    with votakvot.trial("exp") as t, t.attach(pathlib.PurePosixPath("logs/a.txt")) as f:
+        f.write("ok")
+    assert _read(f"{t.path}/logs/a.txt") == b"ok"
+
+
+def test_attach_outside_a_trial_still_refuses_a_wrong_name(local_root):
+    """Outside any trial a name attach() would refuse inside one raises too; a good name gives a null file."""
+    with pytest.raises(AttachPathError, match="leaves the trial folder"):
+        votakvot.attach("../x.txt")
+    with pytest.raises(AttachPathError, match="reserved"):
+        votakvot.attach("metrics.csv")
+    with pytest.warns(UserWarning, match="outside any trial"), votakvot.attach("fine.txt") as f:
+        f.write("discarded")

@@ -235,6 +235,61 @@ def test_metrics_of_named_series_load_together(root):
     assert trial.metrics(series="eval")["acc"].tolist() == [0.9]
 
 
+def test_metrics_with_a_new_name_on_every_row_are_parsed_once(root, monkeypatch):
+    """1,000 metric names, one new name per row (1,000 part files), read back as one frame with
+    every value in place, from one CSV parse instead of one per part."""
+    votakvot.init(path=root)
+    names = [f"m{i}" for i in range(1000)]
+    with votakvot.trial("wide") as t:
+        for i, name in enumerate(names):
+            t.meter(**{name: i})
+    (trial,) = votakvot.load_trials(t.path).values()
+    assert sum(votakvot.plugins.parse_metrics_file(n) is not None for n in trial.attached) == 1000
+    parsed = []
+    read_csv = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: parsed.append(1) or read_csv(*a, **k))
+    frame = trial.metrics()
+    assert len(parsed) == 1
+    assert list(frame.columns) == ["step", "time", *names]
+    assert frame["step"].tolist() == list(range(1000))
+    assert str(frame["step"].dtype) == "int64"
+    for i in (0, 1, 500, 999):
+        column = frame[names[i]]
+        assert str(column.dtype) == "float64"
+        assert column.iloc[i] == i
+        assert column.isna().sum() == 999
+
+
+def test_metrics_of_large_and_small_parts_read_as_pandas_reads_each(root):
+    """A trial with large parts, runs of small ones and a named series reads back with the values,
+    column order and dtypes of reading each part with pandas.read_csv and concatenating them."""
+    import io
+
+    votakvot.init(path=root)
+    with votakvot.trial("mixed") as t:
+        for i in range(6000):  # one part of ~200 KB
+            t.meter(loss=1 / (i + 1), acc=i % 7, lr=0.5)
+        t.flush_metrics()
+        for name in ("a", "b", "c"):  # three small parts, each with one more column
+            t.meter(loss=0.1, **{name: 1})
+            t.flush_metrics()
+        for i in range(5000):  # a large part again, then a small one
+            t.meter(loss=0.2, d=i)
+        t.meter(loss=0.3, d=1, e=2.5)
+        for i in range(3):
+            votakvot.series("eval").meter(score=i, ok=i * 0.5)
+    (trial,) = votakvot.load_trials(t.path).values()
+    files = sorted(n for n in trial.attached if votakvot.plugins.parse_metrics_file(n) is not None)
+    assert len(files) >= 6
+    expected = []
+    for name in sorted(files, key=votakvot.plugins.parse_metrics_file):
+        with trial.attach(name) as f:
+            frame = pd.read_csv(io.BytesIO(f.read()))
+        frame.insert(0, "series", votakvot.plugins.parse_metrics_file(name)[0])
+        expected.append(frame)
+    pd.testing.assert_frame_equal(trial.metrics(), pd.concat(expected, ignore_index=True, sort=False))
+
+
 def test_load_csv_metrics_takes_a_trial_path(root):
     """votakvot.metrics.load_csv_metrics(trial.path) equals trial.metrics()."""
     made = _make_trials(root)
@@ -362,3 +417,38 @@ def test_seed_load_trials_example_in_a_git_repo(tmp_path, capsys):
     assert "count 2" in out
     assert f"git commits {[head, head]}" in out
     assert sorted(v.result for v in vs.values()) == [3, 7]
+
+
+ODD_NAMES = ["grid[1]", "layers=[64, 64]", "x[!y]", "lr*2", "what?", "a b/c,d", "ü/β", "{x}", "50%"]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_a_trial_path_always_loads_that_trial(root, name):
+    """A trial's own path loads exactly that trial, even when its name holds glob characters
+    ('[', '*', '?'): a path that exists as written is read as written."""
+    votakvot.init(path=root)
+    with votakvot.trial(name, x=1) as t:
+        t.meter(loss=0.5)
+    with votakvot.trial(name.replace("[", "").replace("]", "") + "-other", x=2):
+        pass
+    trials = votakvot.load_trials(t.path)
+    assert list(trials) == [t.tid]
+    assert trials[t.tid].metrics()["loss"].tolist() == [0.5]
+    rep = votakvot.load_report(t.path)
+    assert rep["tid"].tolist() == [t.tid]
+    assert rep["x"].tolist() == [1]
+    assert t.tid in votakvot.load_trials(root)
+
+
+def test_a_folder_named_like_a_glob_is_read_literally(root):
+    """load_trials(f'{root}/grid[1]') loads the folder called 'grid[1]', not 'grid1'; a path that
+    does not exist as written is still a glob."""
+    votakvot.init(path=root)
+    with votakvot.trial("grid[1]") as literal:
+        pass
+    with votakvot.trial("grid1") as one:
+        pass
+    with votakvot.trial("grid2") as two:
+        pass
+    assert list(votakvot.load_trials(f"{root}/grid[1]")) == [literal.tid]
+    assert sorted(votakvot.load_trials(f"{root}/grid[12]")) == sorted([one.tid, two.tid])

@@ -300,10 +300,9 @@ def test_a_failing_sink_handler_is_dropped_for_the_rest_of_the_trial(dist, local
     votakvot.init(path=local_root, storage_errors="warn", **FAST)
     with caplog.at_level(logging.WARNING, logger="votakvot.trial"), pytest.warns(
         votakvot.errors.StorageWarning, match="fails on purpose"
-    ):
-        with votakvot.trial("exp") as t:
-            for i in range(3):
-                t.inform(i=i)
+    ), votakvot.trial("exp") as t:
+        for i in range(3):
+            t.inform(i=i)
     assert sys.modules[module].CALLS == ["informed", "finished"]
     assert sum("could not store the Informed" in r.getMessage() for r in caplog.records) == 1
     doc = read_yaml(f"{t.path}/votakvot.yaml")
@@ -316,10 +315,9 @@ def test_a_failing_sink_ends_the_trial_with_a_storage_error(dist, local_root):
     module = dist.module(FLAKY_SINK_SOURCE)
     dist.install("acme-flaky", {"votakvot.sinks": {"flaky": f"{module}:FlakySink"}})
     votakvot.init(path=local_root, **FAST)
-    with pytest.raises(votakvot.errors.StorageError, match="fails on purpose") as caught:
-        with votakvot.trial("exp") as t:
-            t.inform(i=1)
-            t.result = 42
+    with pytest.raises(votakvot.errors.StorageError, match="fails on purpose") as caught, votakvot.trial("exp") as t:
+        t.inform(i=1)
+        t.result = 42
     assert caught.value.tid == t.tid and caught.value.result == 42
     assert isinstance(caught.value, OSError)
     doc = read_yaml(f"{t.path}/votakvot.yaml")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pathlib
 import platform
+import warnings
 
 import fsspec
 import pandas as pd
 import pytest
 
 import votakvot
+from votakvot.errors import MissingPathWarning
 
 STANDARD = ["tid", "trial", "status"]
 
@@ -267,12 +269,45 @@ def test_empty_folder_gives_empty_frame_with_standard_columns(root, full):
 
 @pytest.mark.parametrize("full", [False, True], ids=["plain", "full"])
 def test_missing_folder_gives_empty_frame_with_standard_columns(root, full):
-    """A root that does not exist gives an empty DataFrame with exactly the standard columns."""
-    rep = votakvot.load_report(f"{root}/does-not-exist", full=full)
+    """A root that does not exist gives an empty DataFrame with exactly the standard columns, and a warning."""
+    with pytest.warns(MissingPathWarning, match="does-not-exist' does not exist; check the path"):
+        rep = votakvot.load_report(f"{root}/does-not-exist", full=full)
     assert isinstance(rep, pd.DataFrame)
     assert list(rep.columns) == STANDARD
     assert len(rep) == 0
-    assert votakvot.load_trials(f"{root}/does-not-exist") == {}
+    with pytest.warns(MissingPathWarning, match="does-not-exist' does not exist"):
+        assert votakvot.load_trials(f"{root}/does-not-exist") == {}
+
+
+def test_a_file_given_as_the_load_path_warns(local_root):
+    """A path that names a file (not votakvot.yaml) loads nothing and warns that it is not a folder."""
+    votakvot.init(path=local_root)
+    with votakvot.trial("exp") as t, t.attach("notes.txt") as f:
+        f.write("hi")
+    with pytest.warns(MissingPathWarning, match="notes.txt' is a file, not a folder"):
+        assert len(votakvot.load_report(f"{t.path}/notes.txt")) == 0
+    with pytest.warns(MissingPathWarning, match="is a file"):
+        assert votakvot.load_trials(f"{t.path}/notes.txt") == {}
+    assert list(votakvot.load_trials(f"{t.path}/votakvot.yaml")) == [t.tid]
+
+
+def test_the_missing_path_warning_points_at_the_callers_line(local_root):
+    """The warning is reported at the line of the user's code that called load_report."""
+    with pytest.warns(MissingPathWarning) as seen:
+        votakvot.load_report(f"{local_root}/typo")
+    assert seen[0].filename == __file__
+
+
+def test_an_existing_folder_without_trials_does_not_warn(root):
+    """An empty folder, or a glob under an existing folder that matches nothing, is "no results": no warning."""
+    votakvot.init(path=root)
+    with votakvot.trial("exp"):
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(votakvot.load_report(f"{root}/**/99-01-01")) == 0
+        assert votakvot.load_trials(f"{root}/nothing-*") == {}
+        assert len(votakvot.load_report(root)) == 1
 
 
 def test_empty_default_root_gives_empty_frame(tmp_path):

@@ -18,7 +18,7 @@ import pytest
 import votakvot
 import votakvot.metrics
 from conftest import run_python
-from votakvot.errors import TrialFailedError, TrialLoadError
+from votakvot.errors import MissingPathWarning, TrialFailedError, TrialLoadError
 
 s3fs = pytest.importorskip("s3fs")
 pytestmark = pytest.mark.slow
@@ -255,17 +255,43 @@ def test_s3_hostile_document_stays_inert(s3_root, tmp_path):
 
 @pytest.mark.parametrize("where", ["missing-prefix", "glob-matching-nothing"])
 def test_s3_no_trials_gives_empty_frame(s3_root, where):
-    """A missing prefix or a glob matching nothing on S3 gives an empty frame with the standard columns."""
+    """A missing prefix or a glob matching nothing on S3 gives an empty frame with the standard
+    columns; only the missing prefix (most likely a typo) warns."""
     _write_trials(s3_root)
     path = f"{s3_root}/nothing-here" if where == "missing-prefix" else f"{s3_root}/**/99-01-01"
-    rep = votakvot.load_report(path)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        rep = votakvot.load_report(path)
+        assert votakvot.load_trials(path) == {}
     assert list(rep.columns) == STANDARD
     assert len(rep) == 0
-    assert votakvot.load_trials(path) == {}
+    missing = [w for w in seen if issubclass(w.category, MissingPathWarning)]
+    if where == "missing-prefix":
+        assert len(missing) == 2
+        assert "nothing-here' does not exist" in str(missing[0].message)
+    else:
+        assert missing == []
 
 
 def test_s3_missing_bucket_gives_empty_frame(s3_endpoint):
-    """A bucket that does not exist holds no trials: an empty frame, not a crash."""
-    rep = votakvot.load_report(f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/exp")
+    """A bucket that does not exist holds no trials: an empty frame and a warning, not a crash."""
+    with pytest.warns(MissingPathWarning, match="does not exist"):
+        rep = votakvot.load_report(f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/exp")
     assert list(rep.columns) == STANDARD
     assert len(rep) == 0
+
+
+def test_s3_a_trial_path_with_brackets_loads_that_trial(s3_root):
+    """On S3 too a trial's own path loads it when its name holds '[' (read as written, not as a glob),
+    and a load of the whole root reads it with the others."""
+    votakvot.init(path=s3_root)
+    with votakvot.trial("layers=[64, 64]", x=1) as t:
+        t.meter(loss=0.5)
+    train(0.1)
+    _fresh_reader()
+    trials = votakvot.load_trials(t.path)
+    assert list(trials) == [t.tid]
+    assert trials[t.tid].metrics()["loss"].tolist() == [0.5]
+    assert votakvot.load_report(t.path)["x"].tolist() == [1]
+    _fresh_reader()
+    assert len(votakvot.load_report(s3_root)) == 2

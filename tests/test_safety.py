@@ -537,7 +537,7 @@ with votakvot.trial("short", x=1) as t:
 
 def test_huge_document_is_skipped_without_reading_it(local_root, monkeypatch):
     """A local votakvot.yaml larger than the document limit is skipped with a warning naming it."""
-    from votakvot._read import report as _report
+    from votakvot._files import layout
 
     votakvot.init(path=local_root)
     with votakvot.trial("good", x=1):
@@ -545,7 +545,7 @@ def test_huge_document_is_skipped_without_reading_it(local_root, monkeypatch):
     big = Path(local_root) / "big" / "t"
     big.mkdir(parents=True)
     (big / "votakvot.yaml").write_text("status: done\nparams: {x: 2}\nnote: " + "y" * 5000 + "\n")
-    monkeypatch.setattr(_report, "MAX_DOCUMENT_BYTES", 4000)
+    monkeypatch.setattr(layout, "MAX_DOCUMENT_BYTES", 4000)
     with pytest.warns(UserWarning, match="more than the 4000"):
         df = votakvot.load_report(local_root, index=False)
     assert df["x"].tolist() == [1]

@@ -90,14 +90,13 @@ def test_a_disk_that_stays_full_ends_the_block_with_storage_error(small_disk):
     """What could not be written reaches the caller as StorageError (an OSError) naming the trial,
     the file and the cause; nothing torn stays in the file and no temp file is left behind."""
     votakvot.init(path=str(small_disk / "results"), **FAST)
-    with pytest.raises(StorageError) as caught:
-        with votakvot.trial("full") as t:
-            t.meter(i=0)
-            t.flush_metrics()
-            _fill(small_disk)
-            for i in range(1, 5_000):
-                t.meter(i=i)
-            t.result = "computed"
+    with pytest.raises(StorageError) as caught, votakvot.trial("full") as t:
+        t.meter(i=0)
+        t.flush_metrics()
+        _fill(small_disk)
+        for i in range(1, 5_000):
+            t.meter(i=i)
+        t.result = "computed"
     error = caught.value
     assert isinstance(error, OSError)
     assert error.tid == t.tid and error.result == "computed"
@@ -128,9 +127,8 @@ def test_storage_error_chains_the_blocks_own_exception(small_disk):
     """When the block itself raised, the StorageError says so: the block's exception is its cause."""
     votakvot.init(path=str(small_disk / "results"), **FAST)
     _fill(small_disk)
-    with pytest.raises(StorageError) as caught:
-        with votakvot.trial("both"):
-            raise ValueError("the experiment failed too")
+    with pytest.raises(StorageError) as caught, votakvot.trial("both"):
+        raise ValueError("the experiment failed too")
     assert isinstance(caught.value.__cause__, ValueError)
 
 
@@ -138,9 +136,8 @@ def test_storage_errors_can_be_warnings(small_disk):
     """init(storage_errors="warn") turns the error into a StorageWarning; the block ends normally."""
     votakvot.init(path=str(small_disk / "results"), storage_errors="warn", **FAST)
     _fill(small_disk)
-    with pytest.warns(StorageWarning, match="could not store"):
-        with votakvot.trial("warned") as t:
-            t.result = 1
+    with pytest.warns(StorageWarning, match="could not store"), votakvot.trial("warned") as t:
+        t.result = 1
     assert t.result == 1
 
 
@@ -149,9 +146,8 @@ def test_a_read_only_folder_is_reported(tmp_path):
     with _mounted_tmpfs(tmp_path / "ro", 256) as disk:
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         votakvot.init(path=str(disk / "results"), **FAST)
-        with pytest.raises(StorageError) as caught:
-            with votakvot.trial("ro"):
-                votakvot.meter(x=1)
+        with pytest.raises(StorageError) as caught, votakvot.trial("ro"):
+            votakvot.meter(x=1)
         assert any(isinstance(c, OSError) and c.errno == errno.EROFS for _, c in caught.value.failures)
 
 

@@ -15,7 +15,7 @@ import yaml
 
 import votakvot
 from conftest import read_yaml
-from votakvot.errors import TrialStateError
+from votakvot.errors import TrialNameError, TrialStateError
 
 FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -269,3 +269,41 @@ def test_a_trial_cannot_be_entered_twice(root):
     with pytest.raises(TrialStateError), t:
         pass
     assert read_yaml(f"{t.path}/votakvot.yaml")["status"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"), [(5, "5 (int)"), (None, "None (NoneType)"), (b"exp", "b'exp' (bytes)"), (["a"], "['a'] (list)")]
+)
+def test_trial_name_of_the_wrong_type_says_what_to_pass(name, shown):
+    """trial(5) names the mistake and the fix: the name must be a str, with the value and its type."""
+    with pytest.raises(TrialNameError) as caught:
+        votakvot.trial(name)
+    assert str(caught.value) == f"trial name must be a str such as 'my_exp', got {shown}"
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize("name", [".hidden/exp", "grid/.x", ".exp", "a/..b"])
+def test_hidden_trial_names_are_refused(root, name):
+    """A name with a segment starting with '.' (which loading skips as hidden) raises TrialNameError
+    when the trial is made, saying which segment, and nothing is written."""
+    votakvot.init(path=root)
+    with pytest.raises(TrialNameError, match=r"starting with '\.', which loading skips as hidden; drop the dot") as c:
+        votakvot.trial(name)
+    assert repr(name) in str(c.value)
+    with pytest.raises(TrialNameError, match="trial id"):
+        votakvot.trial_at(name)
+    fs, path = fsspec.core.url_to_fs(root)
+    assert not fs.exists(path)
+
+
+def test_names_with_a_filesystem_chain_are_refused(root):
+    """'::' (an fsspec chain of filesystems in a URL) cannot be part of a trial name; the message suggests one."""
+    votakvot.init(path=root)
+    with pytest.raises(TrialNameError, match=r"holds '::'.*e\.g\. 'a-b'"):
+        votakvot.trial("a::b")
+
+
+def test_series_name_of_the_wrong_type_says_what_to_pass():
+    """series(5) says the series name must be a str, with the value and its type."""
+    with pytest.raises(ValueError, match=r"must be a str such as 'eval', got 5 \(int\)"):
+        votakvot.series(5)

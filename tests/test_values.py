@@ -219,6 +219,42 @@ def test_unstorable_info_warns_naming_the_field(root):
     assert doc["params"] == {"lr": 0.1}
 
 
+def test_a_param_larger_than_a_document_may_be_is_replaced_by_a_note_and_warned(local_root):
+    """A param that would make votakvot.yaml larger than plugins.MAX_DOCUMENT_BYTES (64 MiB) warns
+    naming it and is stored as a short note; the document stays loadable with every other value."""
+    votakvot.init(path=local_root, meta_providers={}, **FAST)
+    blob = "x" * (votakvot.plugins.MAX_DOCUMENT_BYTES + 1)
+    warns = pytest.warns(UserWarning, match=r"params\.blob of trial .* larger than 67,108,864 bytes")
+    with warns as seen, votakvot.trial("big", blob=blob, lr=0.1) as t:
+        t.inform(note="kept")
+        t.result = 0.5
+    assert len([w for w in seen if "params.blob" in str(w.message)]) == 1
+    assert (pathlib.Path(t.path) / "votakvot.yaml").stat().st_size < 10_000
+    rep = votakvot.load_report(t.path)
+    assert rep["blob"][0].startswith("<too large str: ")
+    assert rep["lr"].tolist() == [0.1]
+    assert rep["note"].tolist() == ["kept"]
+    assert rep["result"].tolist() == [0.5]
+
+
+def test_the_largest_values_make_way_until_the_document_fits(local_root, monkeypatch):
+    """With several large values the largest are replaced first, only as many as the document
+    needs to fit under the cap; info and result are covered as well as params."""
+    votakvot.init(path=local_root, meta_providers={}, heartbeat=60, flush_interval=60)  # one write at the end
+    monkeypatch.setattr(votakvot.plugins, "MAX_DOCUMENT_BYTES", 12_000)
+    warns = pytest.warns(UserWarning, match=r"votakvot: result, info\.log of trial")
+    with warns as seen, votakvot.trial("big", small="s" * 5_000, lr=0.1) as t:
+        t.inform(log="l" * 20_000, epoch=3)
+        t.result = ["r"] * 10_000
+    assert len(seen) == 1
+    doc = read_yaml(f"{t.path}/votakvot.yaml")
+    assert doc["params"] == {"small": "s" * 5_000, "lr": 0.1}
+    assert doc["info"]["log"].startswith("<too large str: ")
+    assert doc["info"]["epoch"] == 3
+    assert doc["result"].startswith("<too large list: ")
+    assert (pathlib.Path(t.path) / "votakvot.yaml").stat().st_size <= 12_000
+
+
 PLAIN_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),

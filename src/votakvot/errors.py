@@ -1,10 +1,11 @@
-"""Every exception votakvot raises on purpose.
+"""Every exception votakvot raises on purpose, and the warnings it gives.
 
 ::
 
     VotakvotError
      ├── TrialStateError (RuntimeError)      a trial used outside its life, or in a wrong way
-     ├── AttachPathError (ValueError)        an attach() name that would leave the trial folder
+     ├── AttachPathError (ValueError)        an attach() name that would leave the trial folder or is votakvot's own
+     ├── SymlinkError (OSError)              a write in a local trial folder that would pass through a symbolic link
      ├── TrialNameError (ValueError)         a trial name or explicit id that cannot be a folder
      ├── ParamsMismatchError (ValueError)    call() with an id whose stored params differ
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
@@ -14,7 +15,8 @@
      └── StorageError (OSError)              something tracked could not be stored
 
     VotakvotWarning (UserWarning)
-     └── StorageWarning                       the same, with `init(storage_errors="warn")`
+     ├── StorageWarning                       something not stored, with `init(storage_errors="warn")`
+     └── MissingPathWarning                   a load path that does not exist or is not a folder
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from typing import Any
 __all__ = [
     "AttachPathError",
     "MissingDependencyError",
+    "MissingPathWarning",
     "ParamsMismatchError",
     "PluginError",
     "StorageError",
     "StorageWarning",
+    "SymlinkError",
     "TrialFailedError",
     "TrialLoadError",
     "TrialNameError",
@@ -46,7 +50,12 @@ class TrialStateError(VotakvotError, RuntimeError):
 
 
 class AttachPathError(VotakvotError, ValueError):
-    """An attach() name would leave the trial folder."""
+    """An attach() name would leave the trial folder, or names a file votakvot writes itself."""
+
+
+class SymlinkError(VotakvotError, OSError):
+    """A file in a local trial folder would be written through a symbolic link (never done:
+    the link could point anywhere)."""
 
 
 class TrialNameError(VotakvotError, ValueError):
@@ -115,3 +124,8 @@ class VotakvotWarning(UserWarning):
 
 class StorageWarning(VotakvotWarning):
     """Something a trial tracked could not be stored, with `init(storage_errors="warn")`."""
+
+
+class MissingPathWarning(VotakvotWarning):
+    """A path given to `load_report` / `load_trials` does not exist or is not a folder: nothing
+    was loaded from it, which is most often a typo."""

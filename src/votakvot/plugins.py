@@ -40,7 +40,15 @@ from collections.abc import Callable, Mapping
 from typing import IO, Any, Protocol, runtime_checkable
 
 from . import _envvars
-from ._files.layout import DOCUMENT, HEARTBEAT, SNAPSHOT_STEM, TRACEBACK, metrics_file, parse_metrics_file
+from ._files.layout import (
+    DOCUMENT,
+    HEARTBEAT,
+    MAX_DOCUMENT_BYTES,
+    SNAPSHOT_STEM,
+    TRACEBACK,
+    metrics_file,
+    parse_metrics_file,
+)
 from ._process import state
 from ._process.settings import Settings
 from .errors import PluginError
@@ -49,6 +57,7 @@ __all__ = [
     "DOCUMENT",
     "GROUPS",
     "HEARTBEAT",
+    "MAX_DOCUMENT_BYTES",
     "MetaProvider",
     "SNAPSHOT_STEM",
     "Serializer",
@@ -114,7 +123,11 @@ class Serializer(Protocol):
 
 
 class TrialFiles(Protocol):
-    """The folder of one trial as a sink may use it; `name`s are relative to it (`logs/a.txt`)."""
+    """The folder of one trial as a sink may use it; `name`s are relative to it (`logs/a.txt`).
+
+    On the local disk no write goes through a symbolic link below the folder: `write` and
+    `open` for writing raise `votakvot.errors.SymlinkError` (an OSError) instead.
+    """
 
     @property
     def appendable(self) -> bool:

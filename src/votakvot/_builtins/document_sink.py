@@ -16,6 +16,9 @@ log = logging.getLogger("votakvot.sinks.yaml")
 
 _PLAIN_SECTIONS = ("params", "result", "info")
 
+# A field of the document: (section, key), or (section, None) for a section that is not a dict.
+Field = tuple[str, Any]
+
 # The `meta` of consecutive trials is nearly always the same: keep its YAML for reuse.
 _last_meta: list[tuple[dict[str, Any], bytes]] = []
 
@@ -44,6 +47,7 @@ class YamlTrialSink:
         self.folder_made = False
         self._meta_yaml: bytes | None = None
         self._warned: set[str] = set()
+        self._too_large: dict[Field, tuple[Any, str]] = {}
 
     def subscriptions(self) -> dict[type, Any]:
         return {Started: self.started, Informed: self.informed, Finished: self.finished}
@@ -84,8 +88,13 @@ class YamlTrialSink:
         meta = doc.pop("meta")
         if self._meta_yaml is None:
             self._meta_yaml = _meta_yaml(meta, self._dump)
+        if self._too_large:  # found too large by an earlier write: not dumped again
+            doc = _replaced(doc, {f: text for f, (value, text) in self._too_large.items() if _get(doc, f) is value})
+        data = self._dump(doc) + self._meta_yaml
+        if len(data) > plugins.MAX_DOCUMENT_BYTES:
+            data = self._dump(self._within_cap(doc, len(data) - plugins.MAX_DOCUMENT_BYTES)) + self._meta_yaml
         try:
-            self._attempt(plugins.DOCUMENT, self._dump(doc) + self._meta_yaml)
+            self._attempt(plugins.DOCUMENT, data)
         except BaseException:
             self.dirty = True  # the next tick, or the end of the trial, writes it again
             raise
@@ -109,6 +118,39 @@ class YamlTrialSink:
         except Exception:
             data = self.yaml.dumps(self._storable(doc))
         return data
+
+    def _within_cap(self, doc: dict[str, Any], excess: int) -> dict[str, Any]:
+        """Replaces the largest params, info fields or result with short notes until the
+        document is `excess` bytes smaller, and warns: a larger document would not load back."""
+        sizes: list[tuple[int, Field]] = []
+        for section in _PLAIN_SECTIONS:
+            value = doc.get(section)
+            if isinstance(value, dict):
+                sizes.extend((len(self._dump({section: {k: v}})), (section, k)) for k, v in value.items())
+            else:
+                sizes.append((len(self._dump({section: value})), (section, None)))
+        sizes.sort(key=lambda item: item[0], reverse=True)
+        notes: dict[Field, str] = {}
+        for size, field in sizes:
+            if excess <= 0:
+                break
+            section, key = field
+            value = _get(doc, field)
+            note = notes[field] = f"<too large {type(value).__qualname__}: {size} bytes as YAML>"
+            self._too_large[field] = (value, note)
+            excess -= size - len(self._dump({section: note} if key is None else {section: {key: note}}))
+        names = [section if key is None else f"{section}.{key}" for section, key in notes]
+        new = [name for name in names if name not in self._warned]
+        if new:
+            self._warned.update(new)
+            warnings.warn(
+                f"votakvot: {', '.join(new)} of trial {self.trial.tid!r} would make votakvot.yaml larger than "
+                f"{plugins.MAX_DOCUMENT_BYTES:,} bytes, the most a trial document may have to be loaded back; "
+                "a short '<too large ...>' note is stored instead. Attach large data as a file "
+                "(t.attach('data.bin', 'wb')) and keep params, info and results small.",
+                stacklevel=2,
+            )
+        return _replaced(doc, notes)
 
     def _storable(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Replaces each value that YAML cannot hold with a readable stand-in, and warns once."""
@@ -143,6 +185,27 @@ def _meta_yaml(meta: dict[str, Any], dump: Any) -> bytes:
     data: bytes = dump({"meta": meta})
     _last_meta[:] = [(meta, data)]
     return data
+
+
+def _get(doc: dict[str, Any], field: Field) -> Any:
+    section, key = field
+    value = doc.get(section)
+    if key is None:
+        return value
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _replaced(doc: dict[str, Any], notes: dict[Field, str]) -> dict[str, Any]:
+    """Returns a copy of `doc` with each field in `notes` replaced by its note."""
+    out = dict(doc)
+    for (section, key), note in notes.items():
+        if key is None:
+            out[section] = note
+        else:
+            if out[section] is doc[section]:
+                out[section] = dict(doc[section])
+            out[section][key] = note
+    return out
 
 
 def _short_repr(value: Any) -> str:

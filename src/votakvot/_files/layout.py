@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
+from typing import Any
 
 from ..errors import AttachPathError, TrialNameError
 
@@ -16,11 +18,17 @@ METRICS_SUFFIX = ".csv"
 SNAPSHOT_STEM = "snapshot"
 TEMP_PREFIX = ".tmp-"
 
-# Files the library itself owns; attached() lists every other file.
+# Files and folders the library itself owns start with this; attached() lists every other file,
+# and neither trial names nor attach() names may start a segment with it.
 HIDDEN_PREFIX = "."
 SERIES_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-# Names attach() may not take: the library writes them.
-RESERVED = frozenset({DOCUMENT, HEARTBEAT})
+# A trial document is a few KB; a larger one than this is not read back (a local one is skipped
+# without reading it), so the document sink stores short notes in place of the largest values.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
 
 
 def new_uid() -> str:
@@ -36,13 +44,27 @@ def dated_tid(name: str, uid: str, now: float | None = None) -> str:
 
 def check_relative(path: str, *, what: str) -> str:
     """Returns `path` with no trailing slash if it is a safe relative folder path, else raises."""
-    if not isinstance(path, str) or not path.strip("/"):
+    if not isinstance(path, str):
+        raise TrialNameError(f"{what} must be a str such as 'my_exp', got {path!r} ({_type_name(path)})")
+    if not path.strip("/"):
         raise TrialNameError(f"{what} {path!r} is empty; use a name such as 'my_exp' or 'grid/lr=0.1'")
     if path.startswith("/") or "://" in path:
         raise TrialNameError(f"{what} {path!r} must be relative to the root; drop the leading '/' or protocol")
+    if "::" in path:  # fsspec reads 'a::b' in a URL as two chained filesystems
+        raise TrialNameError(
+            f"{what} {path!r} holds '::', which fsspec URLs read as a chain of filesystems; "
+            f"use another separator, e.g. {path.replace('::', '-')!r}"
+        )
     parts = path.rstrip("/").split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise TrialNameError(f"{what} {path!r} has an empty, '.' or '..' segment; use plain segments such as 'a/b/c'")
+    hidden = [p for p in parts if p.startswith(HIDDEN_PREFIX)]
+    if hidden:
+        # Loading skips hidden folders (votakvot keeps its own files there): such a trial would never load.
+        raise TrialNameError(
+            f"{what} {path!r} has the segment {hidden[0]!r} starting with '.', which loading skips as hidden; "
+            f"drop the dot, e.g. {hidden[0].lstrip('.') or 'name'!r}"
+        )
     return "/".join(parts)
 
 
@@ -70,7 +92,9 @@ def parse_metrics_file(name: str) -> tuple[str, int] | None:
 
 def check_series(series: str) -> str:
     """Returns `series` if it can name a metric series, else raises ValueError."""
-    if not isinstance(series, str) or not SERIES_NAME.fullmatch(series):
+    if not isinstance(series, str):
+        raise ValueError(f"metric series name must be a str such as 'eval', got {series!r} ({_type_name(series)})")
+    if not SERIES_NAME.fullmatch(series):
         raise ValueError(
             f"metric series name {series!r} is not allowed; use letters, digits, '_' and '-', "
             "starting with a letter (e.g. 'eval')"
@@ -78,21 +102,45 @@ def check_series(series: str) -> str:
     return series
 
 
-def check_attach_name(name: str) -> str:
+def check_file_name(name: str | os.PathLike[str], *, verb: str = "attach()") -> str:
     """Returns `name` as a clean relative path inside a trial folder, or raises AttachPathError."""
-    if not isinstance(name, str) or not name:
-        raise AttachPathError(f"attach() needs a file name such as 'log.txt', got {name!r}")
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str):
+        raise AttachPathError(f"{verb} name must be a str such as 'log.txt', got {name!r} ({_type_name(name)})")
     clean = name.replace("\\", "/")
     parts = [p for p in clean.split("/") if p not in ("", ".")]
     if clean.startswith("/") or "://" in clean or (len(clean) > 1 and clean[1] == ":"):
-        raise AttachPathError(f"attach() name {name!r} is absolute; use a relative name such as 'logs/x.txt'")
+        raise AttachPathError(f"{verb} name {name!r} is absolute; use a relative name such as 'logs/x.txt'")
     if ".." in parts:
-        raise AttachPathError(
-            f"attach() name {name!r} leaves the trial folder; use a relative name such as 'logs/x.txt'"
-        )
+        raise AttachPathError(f"{verb} name {name!r} leaves the trial folder; use a relative name such as 'logs/x.txt'")
     if not parts:
-        raise AttachPathError(f"attach() name {name!r} names no file; use a name such as 'log.txt'")
-    relative = "/".join(parts)
-    if relative in RESERVED or parts[-1].startswith(TEMP_PREFIX):
-        raise AttachPathError(f"attach() name {name!r} is votakvot's own file; choose another name")
+        raise AttachPathError(f"{verb} name {name!r} names no file; use a name such as 'log.txt'")
+    return "/".join(parts)
+
+
+def is_own_file(relative: str) -> bool:
+    """Tells whether votakvot writes (or may write) the file `relative` of a trial folder."""
+    parts = relative.split("/")
+    if parts[0].startswith(HIDDEN_PREFIX) or parts[-1].startswith(TEMP_PREFIX):
+        return True
+    if len(parts) > 1:
+        return False
+    name = parts[0]
+    return name in (DOCUMENT, TRACEBACK) or name.startswith(SNAPSHOT_STEM + ".") or parse_metrics_file(name) is not None
+
+
+def check_attach_name(name: str | os.PathLike[str]) -> str:
+    """Returns `name` as a relative path attach() may write to, or raises AttachPathError.
+
+    Besides names that leave the folder, it refuses votakvot's own files (the document, the
+    traceback, metric CSVs, snapshots) and names starting with '.' (votakvot's hidden files).
+    """
+    relative = check_file_name(name)
+    if is_own_file(relative):
+        raise AttachPathError(
+            f"attach() name {name!r} is reserved: votakvot writes {relative!r} itself (its own files are "
+            f"{DOCUMENT}, {TRACEBACK}, {METRICS_PREFIX}*{METRICS_SUFFIX}, {SNAPSHOT_STEM}.* and names starting "
+            f"with '.'); choose another name such as 'my_{relative.lstrip('.')}'"
+        )
     return relative

@@ -1,7 +1,8 @@
 """Where trial folders live: the local disk through `os`, anything else through fsspec.
 
 A `Store` hides the difference. Local paths take a fast path (plain `os` calls, no fsspec
-import); URLs with a protocol go through fsspec. Every write a reader may see is atomic.
+import); URLs with a protocol go through fsspec. Every write a reader may see is atomic, and
+on the local disk no write below a trial folder follows a symbolic link (see `confined`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import threading
 from typing import IO, Any
 
 from ..errors import MissingDependencyError
-from . import layout
+from . import confined, layout
 
 # Object stores write a whole object on close, so a direct write is already atomic there.
 _ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory", "oss"})
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+# What fsspec's calls on many paths (`cat`, `rm`, ...) expand as globs.
+_FSSPEC_GLOB_CHARS = "*?["
 
 
 def is_local(url: str) -> bool:
@@ -47,6 +50,16 @@ class Store:
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         raise NotImplementedError
 
+    def write_below(self, folder: str, name: str, data: bytes) -> None:
+        """Writes `name` ('/'-separated, relative) in `folder` atomically; the local disk refuses
+        a symbolic link below `folder` (object stores have none)."""
+        self.write_atomic(self.join(folder, *name.split("/")), data)
+
+    def open_below(self, folder: str, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+        """Opens `name` ('/'-separated, relative) in `folder`; for writing, the local disk
+        refuses a symbolic link below `folder` (object stores have none)."""
+        return self.open(self.join(folder, *name.split("/")), mode, **kwargs)
+
     def read_bytes(self, path: str, *, limit: int | None = None) -> bytes:
         raise NotImplementedError
 
@@ -64,6 +77,10 @@ class Store:
         return out
 
     def exists(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def isdir(self, path: str) -> bool:
+        """Tells whether `path` is a folder (on object stores: a prefix with objects below it)."""
         raise NotImplementedError
 
     def listdir(self, path: str) -> list[str]:
@@ -90,21 +107,18 @@ class LocalStore(Store):
         os.makedirs(path, exist_ok=True)
 
     def write_atomic(self, path: str, data: bytes) -> None:
-        head, tail = os.path.split(path)
-        tmp = os.path.join(head, f"{layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):  # a failed write leaves nothing behind
-                os.remove(tmp)
-            raise
+        self.write_below(*os.path.split(path), data)
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
-        if any(c in mode for c in "wax"):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        return open(path, mode, **kwargs)
+        return self.open_below(*os.path.split(path), mode, **kwargs)
+
+    def write_below(self, folder: str, name: str, data: bytes) -> None:
+        confined.write_below(folder, name, data)
+
+    def open_below(self, folder: str, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
+        if not any(c in mode for c in "wax+"):  # reading through a link harms nothing
+            return open(os.path.join(folder, *name.split("/")), mode, **kwargs)
+        return confined.open_below(folder, name, mode, **kwargs)
 
     def read_bytes(self, path: str, *, limit: int | None = None) -> bytes:
         # O_NONBLOCK: a named pipe planted as a trial file must not hang the reader.
@@ -119,6 +133,9 @@ class LocalStore(Store):
 
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
+
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)
 
     def listdir(self, path: str) -> list[str]:
         try:
@@ -170,15 +187,25 @@ class FsspecStore(Store):
         return self.fs.cat_file(path)  # type: ignore[no-any-return]
 
     def read_many(self, paths: list[str], *, limit: int | None = None) -> dict[str, bytes | Exception]:
-        if not paths:
-            return {}
-        got = self.fs.cat(paths, on_error="return")
+        # `cat` of many paths expands globs, so a name with '[' or '*' is fetched by itself.
+        plain = [p for p in paths if not any(c in p for c in _FSSPEC_GLOB_CHARS)]
+        out = super().read_many([p for p in paths if any(c in p for c in _FSSPEC_GLOB_CHARS)], limit=limit)
+        if not plain:
+            return out
+        got = self.fs.cat(plain, on_error="return")
         if not isinstance(got, dict):  # a single path comes back bare
-            got = {paths[0]: got}
-        return {self.fs._strip_protocol(k): v for k, v in got.items()}
+            got = {plain[0]: got}
+        out.update((self.fs._strip_protocol(k), v) for k, v in got.items())
+        return out
 
     def exists(self, path: str) -> bool:
         return bool(self.fs.exists(path))
+
+    def isdir(self, path: str) -> bool:
+        try:
+            return bool(self.fs.isdir(path))
+        except OSError:  # e.g. a bucket that does not exist, or one we may not list
+            return False
 
     def listdir(self, path: str) -> list[str]:
         try:
@@ -206,17 +233,14 @@ class Folder:
         """Whether files can be appended to in place (local disk), rather than written whole."""
         return self.store.appendable
 
-    def join(self, name: str) -> str:
-        return self.store.join(self.path, *name.split("/"))
-
     def makedirs(self) -> None:
         self.store.makedirs(self.path)
 
     def write(self, name: str, data: bytes) -> None:
-        self.store.write_atomic(self.join(name), data)
+        self.store.write_below(self.path, name, data)
 
     def open(self, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
-        return self.store.open(self.join(name), mode, **kwargs)
+        return self.store.open_below(self.path, name, mode, **kwargs)
 
     def list(self) -> list[str]:
         return self.store.listdir(self.path)

@@ -55,38 +55,58 @@ class MetricBuffer:
     def flush(self) -> None:
         """Publishes every buffered row, in order, one batch per series; any thread may call it.
 
-        Rows leave the buffer only once published: when a signal interrupts the publishing
-        (SIGTERM, Ctrl-C), they are put back in front, with the same steps, for the final flush
-        (the sinks skip rows they had already stored).
+        Rows leave the buffer only once published: when a signal interrupts the flush (SIGTERM,
+        Ctrl-C) at any point, they are put back in front with the same steps, for the final
+        flush (sinks skip rows they had already stored).
         """
         with self.lock, collector.paused():
             if self.rows:
-                pop = self.rows.popleft
-                popped = [pop() for _ in range(len(self.rows))]
-                first = self.next_steps.get("", 0)
-                batch = [(step, row.pop(TIME), row) for step, row in zip(itertools.count(first), popped)]
-                try:
-                    self.publish("", batch)
-                except BaseException:
-                    for _, stamp, row in batch:
-                        row[TIME] = stamp
-                    self.rows.extendleft(reversed(popped))
-                    raise
-                self.next_steps[""] = first + len(batch)
+                self._flush_default()
             if self.series_rows:
-                pop_named = self.series_rows.popleft
-                taken = [pop_named() for _ in range(len(self.series_rows))]
-                batches: dict[str, list[tuple[float, dict[str, Any]]]] = {}
-                for series, stamp, values in taken:
-                    batches.setdefault(series, []).append((stamp, values))
-                published = 0
+                self._flush_series()
+
+    def _flush_default(self) -> None:
+        # Each row taken is held in `taken` at once (`take(pop())` has no point where a signal
+        # handler runs in between), so an interrupt anywhere below can put every row back.
+        taken: list[dict[Any, Any]] = []
+        batch: list[Row] | None = None
+        first = self.next_steps.get("", 0)
+        try:
+            take, pop = taken.append, self.rows.popleft
+            for _ in range(len(self.rows)):
+                take(pop())
+            batch = [(step, row[TIME], row) for step, row in zip(itertools.count(first), taken)]
+            for row in taken:
+                del row[TIME]
+            self.next_steps[""] = first + len(batch)
+            self.publish("", batch)
+        except BaseException:
+            if batch is not None:
+                for (_, stamp, _values), row in zip(batch, taken, strict=True):
+                    row[TIME] = stamp
+            self.next_steps[""] = first
+            self.rows.extendleft(reversed(taken))
+            raise
+
+    def _flush_series(self) -> None:
+        taken: list[tuple[str, float, dict[str, Any]]] = []
+        published: set[str] = set()
+        try:
+            take, pop = taken.append, self.series_rows.popleft
+            for _ in range(len(self.series_rows)):
+                take(pop())
+            batches: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+            for series, stamp, values in taken:
+                batches.setdefault(series, []).append((stamp, values))
+            for series, rows in batches.items():
+                first = self.next_steps[series]
+                self.next_steps[series] = first + len(rows)
                 try:
-                    for series, rows in batches.items():
-                        first = self.next_steps[series]
-                        self.publish(series, [(first + i, stamp, values) for i, (stamp, values) in enumerate(rows)])
-                        self.next_steps[series] = first + len(rows)
-                        published += 1
+                    self.publish(series, [(first + i, stamp, values) for i, (stamp, values) in enumerate(rows)])
+                    published.add(series)
                 except BaseException:
-                    unpublished = set(list(batches)[published:])
-                    self.series_rows.extendleft(reversed([row for row in taken if row[0] in unpublished]))
+                    self.next_steps[series] = first  # published again with the same steps
                     raise
+        except BaseException:
+            self.series_rows.extendleft(reversed([row for row in taken if row[0] not in published]))
+            raise

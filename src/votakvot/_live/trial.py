@@ -22,7 +22,7 @@ from .._files import layout
 from .._files.storage import Folder, Store, open_store
 from .._process import settings as process_settings
 from .._read.trial import Trial
-from ..errors import StorageError, StorageWarning, TrialStateError
+from ..errors import AttachPathError, StorageError, StorageWarning, SymlinkError, TrialStateError
 from ..events import Attached, Finished, Informed, Metered, Snapshotted, Started
 from . import resume, shutdown, ticker
 from .bus import TrialBus, build_sinks
@@ -276,7 +276,14 @@ class LiveTrial:
             self._closed("attach")
             return discarding_file(mode)
         relative = layout.check_attach_name(name)
-        handle = self.files.open(relative, mode, **kwargs)
+        try:
+            handle = self.files.open(relative, mode, **kwargs)
+        except SymlinkError as e:
+            raise AttachPathError(
+                f"attach() name {name!r} leads through a symbolic link in the trial folder {self.path!r}, "
+                "which could point outside it, so votakvot does not write through it; remove the link "
+                "or choose another name"
+            ) from e
         self._publish(Attached, lambda: Attached(self, relative, mode))
         return handle
 

@@ -59,6 +59,7 @@ def attach(name: str, mode: str = "w", **kwargs: Any) -> IO[Any]:
     """
     t = _active.get()
     if t is None:
+        layout.check_attach_name(name)  # a wrong name fails here too, not first inside a trial
         warn_outside("attach")
         return discarding_file(mode)
     return t.attach(name, mode, **kwargs)

@@ -93,16 +93,24 @@ class Found:
         return _selected(relative.replace(self.sep, "/"), self.patterns)
 
 
-def find(store: Store, pattern: str, listings: dict[str, Any] | None = None, known: Table | None = None) -> Found:
-    """Finds the trial folders below `pattern`.
+def find(
+    store: Store,
+    pattern: str,
+    listings: dict[str, Any] | None = None,
+    known: Table | None = None,
+    *,
+    literal: bool = False,
+) -> Found:
+    """Finds the trial folders below `pattern` (a plain path if `literal`, else maybe a glob).
 
     `listings` (local stores: the walk cache kept by the index) is updated in place; `known`
     (the index's rows) lets unchanged leaf trial folders be confirmed with two stats each.
     """
     sep = store.sep
-    base = glob_base(pattern, sep).rstrip(sep) if has_glob(pattern) else pattern.rstrip(sep)
+    globbing = has_glob(pattern) and not literal
+    base = glob_base(pattern, sep).rstrip(sep) if globbing else pattern.rstrip(sep)
     patterns = None
-    if has_glob(pattern):
+    if globbing:
         patterns = pattern[len(base) :].strip(sep).split(sep)
     elif base.endswith(sep + layout.DOCUMENT) or base == layout.DOCUMENT:
         base = base[: -len(layout.DOCUMENT)].rstrip(sep)

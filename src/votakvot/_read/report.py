@@ -11,15 +11,13 @@ from .. import _envvars
 from .._files import layout
 from .._files.storage import Store, open_store
 from .._process import collector, settings
-from ..errors import TrialLoadError
+from ..errors import MissingPathWarning, TrialLoadError
 from . import discovery, report_index
 from .trial import LIVE_STATUSES, Trial
 
 STANDARD_COLUMNS = ("tid", "trial", "status")
 _SECTIONS = ("params", "info", "result")
 _MAX_COLUMNS_PER_TRIAL = 10_000
-# A trial document is a few KB; a local one past this size is skipped, not read into memory.
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
 def _relative(folder: str, anchors: list[str], sep: str) -> str:
@@ -95,11 +93,15 @@ def _load_all(
     root_url = config.root()
     store, pattern = open_store(os.fspath(path) if path is not None else root_url)
     use_index = (index if index is not None else report_index.enabled()) and not trusted
-    base_url = store.url(discovery.glob_base(pattern, store.sep) or pattern)
+    # A path that exists as written is read as written: trial names may hold '[' or '*'.
+    literal = not discovery.has_glob(pattern) or store.exists(pattern)
+    base_url = store.url(pattern if literal else discovery.glob_base(pattern, store.sep) or pattern)
     cache = report_index.Index(base_url).load() if use_index else None
     known = cache.table if cache is not None else report_index.Table()
     listings = cache.listings if cache is not None else {}
-    found = discovery.find(store, pattern, listings, known)
+    found = discovery.find(store, pattern, listings, known, literal=literal)
+    if not found.signatures and not found.unchanged:
+        _warn_if_missing(store, found.base, pattern)
     anchors = _anchors(store, found.base, root_url, config)
     rows = rows or cache is not None
 
@@ -134,6 +136,24 @@ def _load_all(
     return LoadResult(result, made, statuses)
 
 
+def _warn_if_missing(store: Store, base: str, pattern: str) -> None:
+    """Warns when the folder a load starts from is not there: an empty result is then most
+    likely a typo, not "no results"."""
+    if store.isdir(base):
+        return
+    what = "is a file, not a folder" if store.exists(base) else "does not exist"
+    where = repr(store.url(base))
+    if base.rstrip(store.sep) != pattern.rstrip(store.sep):
+        where += f" (where {store.url(pattern)!r} starts)"
+    warnings.warn(
+        MissingPathWarning(
+            f"votakvot: nothing loaded: {where} {what}; check the path "
+            "(load the root given to init, a trial folder, or a glob such as 'root/**/21-05-20')"
+        ),
+        stacklevel=5,
+    )
+
+
 def _read(
     store: Store,
     stale: dict[str, tuple[Any, Any]],
@@ -149,7 +169,8 @@ def _read(
     fresh = report_index.Table()
     trials: list[Trial] = []
     shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
-    documents = store.read_many([store.join(folder, layout.DOCUMENT) for folder in stale], limit=MAX_DOCUMENT_BYTES)
+    paths = [store.join(folder, layout.DOCUMENT) for folder in stale]
+    documents = store.read_many(paths, limit=layout.MAX_DOCUMENT_BYTES)
     for folder, (signature, stamp) in stale.items():
         raw = documents.get(store.join(folder, layout.DOCUMENT))
         trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)

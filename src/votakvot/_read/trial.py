@@ -234,7 +234,7 @@ class Trial:
         """Opens a file of the trial folder for reading."""
         if any(c in mode for c in "wax+"):
             raise ValueError(f"a loaded trial opens files for reading only, not mode {mode!r}")
-        return self.store.open(self._file(layout.check_attach_name(name)), mode, **kwargs)
+        return self.store.open(self._file(layout.check_file_name(name, verb="Trial.attach()")), mode, **kwargs)
 
     def metrics(self, series: str | None = None) -> Any:
         """Returns the trial's metric rows as one DataFrame (see `votakvot.metrics.load_csv_metrics`)."""
