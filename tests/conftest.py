@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 import votakvot
 import votakvot.testing
+
+T = TypeVar("T")
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
@@ -65,3 +70,39 @@ def run_python(
     full_env["PYTHONPATH"] = SRC + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.update(env or {})
     return subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=full_env, **kwargs)
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 10, interval: float = 0.01) -> T:
+    """Calls `predicate` every `interval` seconds until it returns something truthy or `timeout`
+    seconds have passed; returns its last answer (falsy on timeout), so `assert wait_until(...)`
+    reads as the condition itself."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got or time.monotonic() >= deadline:
+            return got
+        time.sleep(interval)
+
+
+def child_pids() -> set[int]:
+    """The processes started by this one (and by those) that have not been reaped yet."""
+    import psutil
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def wait_for_children(before: set[int], timeout: float = 10) -> bool:
+    """Waits until every process started since `before = child_pids()` has exited, so whatever it
+    did is done (e.g. a `touch` a hostile document might have spawned); False if one still runs."""
+    import psutil
+
+    def all_exited() -> bool:
+        for pid in child_pids() - before:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    return False
+            except psutil.NoSuchProcess:
+                pass
+        return True
+
+    return wait_until(all_exited, timeout)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
 import votakvot
-from conftest import read_yaml
+from conftest import read_yaml, wait_until
 from votakvot.events import Attached, Finished, Informed, Metered, Snapshotted, Started, subscribe, unsubscribe
 
 FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
@@ -156,13 +155,15 @@ def test_raising_subscriber_is_dropped_for_the_rest_of_that_trial_only(root, cap
         raise RuntimeError("subscriber on purpose")
 
     subscribe(event_type, broken)
+    published: list = []
+    _record(published, Metered)
     with caplog.at_level(logging.WARNING, logger="votakvot.trial"):
         with votakvot.trial("exp") as first:
             for i in range(3):
                 first.inform(i=i)
                 first.meter(i=i)
-                if event_type is Metered:
-                    time.sleep(0.35)  # past a flush interval: each row is its own Metered batch
+                if event_type is Metered:  # each row is its own Metered batch: published before the next
+                    wait_until(lambda i=i: len(_rows(published)) > i)
         with votakvot.trial("exp") as second:
             second.inform(i=0)
             second.meter(i=0)
@@ -178,9 +179,7 @@ def test_metered_batches_arrive_while_the_trial_runs(root):
     _record(seen, Metered)
     with votakvot.trial("exp") as t:
         t.meter(x=1)
-        deadline = time.monotonic() + 3
-        while not seen and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: seen, timeout=3)
         assert _rows(seen) == [{"x": 1}]
         t.meter(x=2)
     assert _rows(seen) == [{"x": 1}, {"x": 2}]

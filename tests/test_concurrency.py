@@ -51,7 +51,7 @@ def test_threads_running_trials_keep_their_data_apart(root):
                 for i in range(STEPS):
                     votakvot.inform(worker_seen=worker, last_step=i)
                     votakvot.meter(worker=worker, i=i)
-                    time.sleep(0.001)
+                    time.sleep(0.001)  # stays: lets the other threads in between steps
                 votakvot.inform(**{f"only_{worker}": True})
                 with votakvot.attach("who.txt") as f:
                     f.write(f"worker {worker}")
@@ -75,7 +75,7 @@ def test_asyncio_tasks_running_trials_keep_their_data_apart(root):
 
     async def work(worker: int) -> None:
         with votakvot.trial("tasks", worker=worker, label=f"w{worker}") as t:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # these stay: each yields to the other tasks, to interleave them
             for i in range(STEPS):
                 votakvot.inform(worker_seen=worker, last_step=i)
                 votakvot.meter(worker=worker, i=i)

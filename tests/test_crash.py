@@ -6,12 +6,11 @@ import io
 import os
 import signal
 import subprocess
-import time
 
 import pandas as pd
 import pytest
 
-from conftest import read_yaml, run_python
+from conftest import read_yaml, run_python, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +24,7 @@ with votakvot.trial("crash", lr=0.5, tag="kill-me") as t:
     t.inform(reached="the wait")
     print(t.path, flush=True)
     while True:
-        time.sleep(0.05)
+        time.sleep(0.05)  # stays: the child idles inside its trial until it is signalled
 """
 
 
@@ -61,7 +60,9 @@ def test_sigkill_leaves_a_complete_running_document(local_root, tmp_path):
 def test_sigkill_keeps_metrics_flushed_before_it(local_root, tmp_path):
     """Rows metered more than a flush interval before a SIGKILL are in metrics.csv."""
     child, path = _start(local_root, tmp_path)
-    time.sleep(0.6)  # six flush intervals
+    # The child's first heartbeat is written by its ticker a heartbeat (two flush intervals) after
+    # the start, in a tick that flushes metrics first.
+    wait_until(lambda: os.path.exists(os.path.join(path, ".heartbeat")))
     child.send_signal(signal.SIGKILL)
     child.communicate(timeout=10)
     rows = _metrics(path)
@@ -102,7 +103,7 @@ with votakvot.trial("short") as t:
     pass
 print(t.path, flush=True)
 while True:
-    time.sleep(0.05)
+    time.sleep(0.05)  # stays: the child idles after its trial until it is signalled
 """
     child = run_python(code, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     path = child.stdout.readline().strip()

@@ -13,6 +13,7 @@ import yaml
 
 import votakvot
 from conftest import run_python
+from votakvot._read import discovery
 
 
 def _index_files(tmp_path: Path) -> list[Path]:
@@ -35,13 +36,21 @@ def _age(folder: str, seconds: float = 10) -> None:
         os.utime(dirpath, (past, past))
 
 
-def _settle() -> None:
-    """Waits until everything written so far is old enough for the index to trust its timestamps.
+@pytest.fixture
+def settle(monkeypatch: pytest.MonkeyPatch):
+    """Returns a function that makes everything written so far old enough for the index to trust
+    its timestamps.
 
     Files changed within the last 2 s are always checked again (their timestamps may not have
-    moved yet), and a status change (ctime) cannot be set back, so this one really waits.
+    moved yet), and a status change (ctime) cannot be set back, so rather than wait 2 s the
+    index's clock is moved 3 s ahead (what is written afterwards looks as old: stamps alone must
+    then show its changes).
     """
-    time.sleep(2.2)
+
+    def settle() -> None:
+        monkeypatch.setattr(discovery, "_clock_ns", lambda: time.time_ns() + 3_000_000_000)
+
+    return settle
 
 
 def test_index_lives_in_the_cache_folder_not_in_the_store(local_root, tmp_path):
@@ -103,14 +112,14 @@ def test_deleting_the_index_loses_nothing(local_root, tmp_path):
     assert _index_files(tmp_path)
 
 
-def test_warm_report_equals_the_cold_one(local_root):
+def test_warm_report_equals_the_cold_one(local_root, settle):
     """A report served from the index is identical to one parsed from the files, also with full=True."""
     votakvot.init(path=local_root)
     for lr in (0.1, 0.2):
         _train(lr, note="n")
     with pytest.raises(ZeroDivisionError), votakvot.trial("bad", x={"nested": [1, 2]}):
         1 / 0  # noqa: B018
-    _settle()
+    settle()
     for full in (False, True):
         cold = votakvot.load_report(full=full, index=False).drop(columns="trial")
         votakvot.load_report(full=full)
@@ -197,7 +206,7 @@ def _stamps(path: Path) -> tuple[int, int]:
     return st.st_atime_ns, st.st_mtime_ns
 
 
-def test_changes_that_keep_timestamps_are_still_seen(local_root):
+def test_changes_that_keep_timestamps_are_still_seen(local_root, settle):
     """A trial created inside an indexed trial folder, and a document swapped for one of the same
     size, both show up although their mtimes are put back exactly (as a sync tool keeping
     timestamps would do)."""
@@ -206,7 +215,7 @@ def test_changes_that_keep_timestamps_are_still_seen(local_root):
         pass
     with votakvot.trial_at("swapped", lr=0.1):
         pass
-    _settle()
+    settle()
     assert votakvot.load_report()["tid"].tolist() == ["outer", "swapped"]
 
     outer = Path(local_root) / "outer"
@@ -231,26 +240,26 @@ def test_changes_that_keep_timestamps_are_still_seen(local_root):
     assert report["lr"].tolist() == [1, 2, 0.9]
 
 
-def test_a_full_load_after_a_glob_load_still_returns_every_trial(local_root):
+def test_a_full_load_after_a_glob_load_still_returns_every_trial(local_root, settle):
     """Loading a glob, then the whole root, gives every trial again, from the same index."""
     votakvot.init(path=local_root)
     _train(0.1)
     with votakvot.trial("other", lr=0.5):
         pass
-    _settle()
+    settle()
     assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.5]
     assert votakvot.load_report(f"{local_root}/o*/**")["lr"].tolist() == [0.5]  # one index: the root's
     assert sorted(votakvot.load_report()["lr"]) == [0.1, 0.5]
     assert votakvot.load_report(f"{local_root}/t*")["lr"].tolist() == [0.1]
 
 
-def test_trial_ids_follow_the_root_when_it_changes_between_loads(local_root):
+def test_trial_ids_follow_the_root_when_it_changes_between_loads(local_root, settle):
     """An indexed load names trials relative to the current root, not the one of the last load."""
     votakvot.init(path=local_root)
     with votakvot.trial_at("exp/a", lr=1):
         pass
     os.renames(Path(local_root) / "exp" / "a", Path(local_root) / "moved" / "b")  # its recorded tid no longer fits
-    _settle()
+    settle()
     votakvot.testing.reset()
     assert votakvot.load_report(f"{local_root}/moved")["tid"].tolist() == ["b"]
     votakvot.init(path=local_root)
@@ -273,13 +282,13 @@ def _damaged(data: dict, how: str) -> dict:
     return data
 
 
-def test_a_malformed_index_is_ignored(local_root, tmp_path):
+def test_a_malformed_index_is_ignored(local_root, tmp_path, settle):
     """An index file of the current format whose data has the wrong shape is not trusted: the
     report is read from the trial files (no crash, no wrong rows)."""
     votakvot.init(path=local_root)
     _train(0.1)
     _train(0.2)
-    _settle()
+    settle()
     votakvot.load_report()
     (index,) = _index_files(tmp_path)
     good = pickle.loads(index.read_bytes())

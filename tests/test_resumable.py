@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import votakvot
-from conftest import read_yaml, run_python
+from conftest import read_yaml, run_python, wait_until
 
 
 class CountTo(votakvot.resumable_fn):
@@ -116,7 +116,7 @@ class SlowCount(CountTo):
     snapshot_period = datetime.timedelta(milliseconds=1)
 
     def loop(self):
-        time.sleep(0.003)
+        time.sleep(0.003)  # stays: each loop() outlasts the snapshot period, so snapshots are due
         return super().loop()
 
 
@@ -164,7 +164,7 @@ class Slow(votakvot.resumable_fn):
         self.i += 1
         votakvot.meter(i=self.i)
         print(self.i, flush=True)
-        time.sleep(0.01)
+        time.sleep(0.01)  # stays: slow enough to be killed mid-way, with snapshots taken on the way
         if self.i >= self.n:
             return {"i": self.i, "restored": self.restored}
         return None
@@ -230,13 +230,23 @@ def test_snapshot_is_never_torn_by_sigkill(tmp_path: Path):
     """Killing a process while it writes large snapshots always leaves a complete, loadable one."""
     import pickletools
 
-    for delay in (0.15, 0.3, 0.45):
+    snapshot = tmp_path / "results" / "big" / "snapshot.pickle"
+
+    def written() -> tuple[int, int] | None:
+        try:
+            st = snapshot.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_ino
+
+    for delay in (0.0, 0.002, 0.005):
+        before = written()
         proc = run_python(BIG_STATE_SCRIPT, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
         proc.stdout.readline()
-        time.sleep(delay)
+        wait_until(lambda before=before: written() != before)  # it is writing snapshots now
+        time.sleep(delay)  # stays: kills at different moments of a snapshot write (one takes ~4 ms)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        snapshot = tmp_path / "results" / "big" / "snapshot.pickle"
         if snapshot.exists():
             ops = list(pickletools.genops(snapshot.read_bytes()))  # a torn pickle fails to parse
             assert ops[-1][0].name == "STOP"

@@ -7,7 +7,6 @@ import logging
 import os
 import socket
 import subprocess
-import time
 import uuid
 import warnings
 
@@ -17,7 +16,7 @@ import pytest
 
 import votakvot
 import votakvot.metrics
-from conftest import run_python
+from conftest import child_pids, run_python, wait_for_children
 from votakvot.errors import MissingPathWarning, TrialFailedError, TrialLoadError
 
 s3fs = pytest.importorskip("s3fs")
@@ -238,6 +237,7 @@ def test_s3_broken_document_is_skipped_with_one_warning(s3_root):
 def test_s3_hostile_document_stays_inert(s3_root, tmp_path):
     """A python tag in a votakvot.yaml on S3 loads as an InertObject and runs nothing."""
     marker = tmp_path / "PWNED"
+    before = child_pids()
     fs = fsspec.filesystem("s3")
     fs.pipe_file(
         f"{s3_root}/evil/t/votakvot.yaml",
@@ -246,7 +246,7 @@ def test_s3_hostile_document_stays_inert(s3_root, tmp_path):
     _fresh_reader()
     (trial,) = votakvot.load_trials(s3_root).values()
     rep = votakvot.load_report(s3_root, full=True)
-    time.sleep(0.2)
+    wait_for_children(before)  # a `touch` spawned by loading has finished by now
     assert not marker.exists()
     assert isinstance(trial.result, votakvot.InertObject)
     assert "os.system" in trial.result.tag

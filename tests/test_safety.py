@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 import votakvot
-from conftest import read_yaml, run_python
+from conftest import child_pids, read_yaml, run_python, wait_for_children, wait_until
 from votakvot.errors import TrialFailedError, TrialLoadError
 
 STANDARD = ["tid", "trial", "status"]
@@ -104,6 +104,7 @@ def _hostile_doc(payload: str) -> bytes:
 def test_hostile_python_tags_do_not_run(root, tmp_path, payload):
     """A votakvot.yaml with python tags loads without running anything; values are inert with their tag."""
     marker = tmp_path / "PWNED"
+    before = child_pids()
     text = payload.format(marker=marker)
     good = _good_trials(root)
     _write(root, "evil/trial/votakvot.yaml", _hostile_doc(text))
@@ -112,7 +113,7 @@ def test_hostile_python_tags_do_not_run(root, tmp_path, payload):
     full = votakvot.load_report(root, full=True)
     hostile = next(t for tid, t in trials.items() if tid not in good)
     values = [hostile.result, hostile.params.evil, hostile.info.evil, hostile.meta.evil, hostile.data.result]
-    time.sleep(0.2)  # a spawned `touch` would have finished by now
+    wait_for_children(before)  # a `touch` spawned by loading has finished by now
     assert not marker.exists()
     assert good <= set(rep["tid"]) and len(rep) == 3
     assert len(full) == 3
@@ -130,10 +131,11 @@ def test_hostile_python_tags_do_not_run(root, tmp_path, payload):
 def test_hostile_whole_document_is_skipped_without_running(root, tmp_path, recwarn):
     """A document that is itself a python object is not a trial: skipped, nothing runs."""
     marker = tmp_path / "PWNED"
+    before = child_pids()
     good = _good_trials(root)
     folder = _write(root, "evil/whole/votakvot.yaml", f'!!python/object/apply:os.system ["touch {marker}"]\n'.encode())
     rep = votakvot.load_report(root)
-    time.sleep(0.2)
+    wait_for_children(before)
     assert not marker.exists()
     assert set(rep["tid"]) == good
     assert [m for m in _ours(recwarn.list) if _tail(folder) in m]
@@ -142,6 +144,7 @@ def test_hostile_whole_document_is_skipped_without_running(root, tmp_path, recwa
 def test_hostile_tag_in_key_does_not_run(root, tmp_path):
     """A python tag used as a mapping key does not run either."""
     marker = tmp_path / "PWNED"
+    before = child_pids()
     good = _good_trials(root)
     _write(
         root,
@@ -151,7 +154,7 @@ def test_hostile_tag_in_key_does_not_run(root, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rep = votakvot.load_report(root)
-    time.sleep(0.2)
+    wait_for_children(before)
     assert not marker.exists()
     assert good <= set(rep["tid"])
 
@@ -188,6 +191,7 @@ def test_unknown_tags_do_not_break_loading(root):
 def test_hostile_snapshot_is_not_unpickled_by_loading(root, tmp_path):
     """A malicious snapshot.pickle beside a document runs nothing when the trial is loaded."""
     marker = tmp_path / "PWNED"
+    before = child_pids()
 
     class Evil:
         def __reduce__(self):
@@ -200,7 +204,7 @@ def test_hostile_snapshot_is_not_unpickled_by_loading(root, tmp_path):
     assert "snapshot.pickle" in trial.attached
     with contextlib.suppress(Exception):
         trial.load_snapshot()
-    time.sleep(0.2)
+    wait_for_children(before)
     assert not marker.exists()
 
 
@@ -491,15 +495,13 @@ votakvot.init(path={local_root!r})
 with votakvot.trial("held", x=1) as t:
     t.meter(loss=1.0)
     open({str(ready)!r}, "w").write(t.tid)
-    time.sleep(120)
+    time.sleep(120)  # stays: holds the trial open until the test kills this process
 """
     proc = run_python(code, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while not (ready.exists() and ready.read_text()):
-            assert proc.poll() is None, "the trial process died before its trial started"
-            assert time.monotonic() < deadline, "the trial process did not start its trial in 60 s"
-            time.sleep(0.05)
+        wait_until(lambda: proc.poll() is not None or (ready.exists() and ready.read_text()), timeout=60)
+        assert proc.poll() is None, "the trial process died before its trial started"
+        assert ready.exists() and ready.read_text(), "the trial process did not start its trial in 60 s"
         tid = ready.read_text()
         trials = votakvot.load_trials(local_root)
         assert trials[tid].status == "running"

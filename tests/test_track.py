@@ -30,7 +30,7 @@ def explode(message):
 
 @votakvot.track()
 async def square_later(x, delay=0.0):
-    await asyncio.sleep(delay)
+    await asyncio.sleep(delay)  # stays: makes concurrent calls finish in another order than they started
     votakvot.meter(x=x)
     votakvot.inform(awaited=True)
     return x * x

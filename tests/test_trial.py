@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import votakvot
-from conftest import read_yaml
+from conftest import read_yaml, wait_until
 from votakvot.errors import TrialNameError, TrialStateError
 
 FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
@@ -39,16 +39,6 @@ def _read(url: str) -> bytes | None:
         return fs.cat_file(path)
     except FileNotFoundError:
         return None
-
-
-def _eventually(probe, timeout: float = 3.0, every: float = 0.02):
-    """Returns the first truthy `probe()` within `timeout` seconds, else the last (falsy) one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(every)
 
 
 def _ticker_threads() -> list[threading.Thread]:
@@ -171,12 +161,12 @@ def test_interruption_is_recorded_and_reraised(root, exc):
 
 def test_no_temporary_files_are_left_behind(root):
     """After a busy trial the folder holds only the document, metrics, attachments and the heartbeat."""
-    votakvot.init(path=root, heartbeat=0.2, flush_interval=0.05)
+    votakvot.init(path=root, heartbeat=0.1, flush_interval=0.02)
     with votakvot.trial("exp") as t:
         for i in range(20):
             t.inform(i=i)
             t.meter(loss=1 / (i + 1))
-            time.sleep(0.02)
+            time.sleep(0.01)  # stays: the trial must stay busy across many timed flushes and a heartbeat
         with t.attach("notes.txt") as f:
             f.write("hello")
     files = _files(t.path)
@@ -213,7 +203,7 @@ def test_document_always_parses_while_it_is_rewritten(local_root):
             while reads[0] < 200 and time.monotonic() < deadline:
                 i += 1
                 t.inform(i=i, text="y" * (i % 500))
-                time.sleep(0.001)
+                time.sleep(0.001)  # stays: lets the reader thread in between rewrites
         finally:
             stop.set()
             thread.join()
@@ -224,15 +214,15 @@ def test_document_always_parses_while_it_is_rewritten(local_root):
 
 def test_heartbeat_is_refreshed_while_running_and_not_after(root):
     """While a trial runs its .heartbeat file keeps changing; after it ends the file stays as it was."""
-    votakvot.init(path=root, heartbeat=0.2, flush_interval=0.1)
+    votakvot.init(path=root, heartbeat=0.1, flush_interval=0.05)
     with votakvot.trial("exp") as t:
         beat = f"{t.path}/.heartbeat"
-        first = _eventually(lambda: _read(beat))
-        assert first, "no .heartbeat written within 3 s"
-        second = _eventually(lambda: (got := _read(beat)) != first and got)
+        first = wait_until(lambda: _read(beat))
+        assert first, "no .heartbeat written within 10 s"
+        second = wait_until(lambda: (got := _read(beat)) != first and got)
         assert second and second != first
     last = _read(beat)
-    time.sleep(0.7)
+    time.sleep(0.35)  # stays: nothing to wait for but time; over three heartbeat intervals without a beat
     assert _read(beat) == last
 
 
@@ -241,7 +231,7 @@ def test_ticker_thread_ends_after_the_last_trial():
     votakvot.init(path="results", **FAST)
     with votakvot.trial("outer"), votakvot.trial("inner"):
         assert _ticker_threads()
-    assert _eventually(lambda: not _ticker_threads(), timeout=3.0)
+    assert wait_until(lambda: not _ticker_threads(), timeout=3.0)
 
 
 def test_verbs_after_the_block_raise_trial_state_error(root):

@@ -178,10 +178,12 @@ def test_hanging_kubectl_is_killed_within_timeout(
     tmp_path: Path, no_kubectl: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
     """A kubectl that hangs is killed with its children after TIMEOUT, logged once, and not asked again."""
+    monkeypatch.setattr(votakvot_k8s, "TIMEOUT", 0.5)  # the default 2 s, shorter: the test waits for it
     child_pid = tmp_path / "child.pid"
     sleep = shutil.which("sleep", path=no_kubectl)
     assert sleep is not None
     # A wrapper script whose child holds the output pipe, as kubectl version-manager shims do.
+    # The `sleep 30` stays: it is the hang, which must outlast TIMEOUT.
     fake_kubectl(tmp_path / "bin", f'"{sleep}" 30 &\necho $! > "{child_pid}"\nwait\n', monkeypatch)
 
     start = time.monotonic()
