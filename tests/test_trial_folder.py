@@ -118,14 +118,16 @@ def test_the_document_replaces_a_planted_link_instead_of_following_it(local_root
 
 
 def test_an_atomic_write_never_follows_a_link_at_its_temp_name(local_root, outside):
-    """A link planted where the atomic write puts its temp file is refused, not written through."""
+    """A link planted where the atomic write puts its temp file is refused, not written through:
+    the trial document cannot be stored, which the trial reports as a StorageError."""
     folder = _planted(local_root, "job", {})
     temp = f".tmp-votakvot.yaml.{os.getpid()}.{threading.get_ident()}"
     os.symlink(outside / "victim.txt", folder / temp)
     votakvot.init(path=local_root, **FAST)
-    with votakvot.trial_at("job", a=1):
+    with pytest.raises(StorageError) as caught, votakvot.trial_at("job", a=1):
         pass
     assert _untouched(outside)
+    assert any(isinstance(e, SymlinkError) for _, e in caught.value.failures)
 
 
 def test_sink_files_refuse_a_linked_sub_folder(local_root, outside):

@@ -111,24 +111,29 @@ class CsvMetricsSink:
             self._store(s, rows)
 
     def _store(self, s: _Series, rows: list[Row]) -> None:
-        """Writes `rows` (the pending ones first) as one attempt: all of them, or none."""
+        """Writes `rows` (the pending ones first) as one attempt: all of them, or none.
+
+        Whatever interrupts the attempt (a failing store, or a signal at any point) leaves the
+        files and the series as before it; the rows are then kept here (a failing store) or by
+        the trial's buffer (a signal), and the next attempt writes each exactly once.
+        """
         rows = rows or s.pending
-        saved = (s.columns, s.getter, s.part, s.pending)
+        saved = (s.columns, s.getter, s.part, s.pending, s.last_step)
         appended: list[tuple[Any, int]] = []
         try:
             for part, columns, text in self._chunks(s, rows):
                 self._write(s, part, columns, text, appended)
+            s.pending = []
+            s.last_step = max(s.last_step, rows[-1][0])
         except BaseException as e:
             for file, size in appended:  # cut back what this attempt added: no torn row stays
                 with contextlib.suppress(OSError):
                     file.truncate(size)
-            s.columns, s.getter, s.part, s.pending = saved
+            s.columns, s.getter, s.part, s.pending, s.last_step = saved
             s.close()
             if isinstance(e, Exception):  # the store failed: keep the rows for the next attempt
                 s.pending = self._bounded(s, rows)
-            raise  # an interrupt: the trial's buffer still holds the new rows
-        s.pending = []
-        s.last_step = max(s.last_step, rows[-1][0])
+            raise
 
     @staticmethod
     def _bounded(s: _Series, rows: list[Row]) -> list[Row]:

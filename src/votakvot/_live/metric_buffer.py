@@ -30,7 +30,8 @@ class MetricBuffer:
 
     def __init__(self, publish: Publish) -> None:
         self.publish = publish
-        # Default-series rows, appended to directly by `LiveTrial.meter` (the hot path).
+        # Default-series rows, appended to directly by `LiveTrial.meter` (the hot path); a flush
+        # swaps in a new deque, so appenders look the attribute up each time.
         self.rows: collections.deque[dict[Any, Any]] = collections.deque()
         self.series_rows: collections.deque[tuple[str, float, dict[str, Any]]] = collections.deque()
         self.next_steps: dict[str, int] = {}
@@ -66,35 +67,37 @@ class MetricBuffer:
                 self._flush_series()
 
     def _flush_default(self) -> None:
-        # Each row taken is held in `taken` at once (`take(pop())` has no point where a signal
-        # handler runs in between), so an interrupt anywhere below can put every row back.
-        taken: list[dict[Any, Any]] = []
-        batch: list[Row] | None = None
+        # The buffer is swapped for an empty one with no point in between where a signal handler
+        # or another thread can run, so every row is either taken here (and put back in front
+        # on any interrupt below) or appended to the new buffer.
         first = self.next_steps.get("", 0)
+        fresh: collections.deque[dict[Any, Any]] = collections.deque()
+        taken: collections.deque[dict[Any, Any]] | None = None
+        batch: list[Row] | None = None
         try:
-            take, pop = taken.append, self.rows.popleft
-            for _ in range(len(self.rows)):
-                take(pop())
+            taken = self.rows
+            self.rows = fresh
             batch = [(step, row[TIME], row) for step, row in zip(itertools.count(first), taken)]
             for row in taken:
                 del row[TIME]
             self.next_steps[""] = first + len(batch)
             self.publish("", batch)
         except BaseException:
-            if batch is not None:
-                for (_, stamp, _values), row in zip(batch, taken, strict=True):
-                    row[TIME] = stamp
-            self.next_steps[""] = first
-            self.rows.extendleft(reversed(taken))
+            if taken is not None:
+                if batch is not None:
+                    for (_, stamp, _values), row in zip(batch, taken, strict=True):
+                        row[TIME] = stamp
+                self.next_steps[""] = first
+                self.rows.extendleft(reversed(taken))
             raise
 
     def _flush_series(self) -> None:
-        taken: list[tuple[str, float, dict[str, Any]]] = []
+        fresh: collections.deque[tuple[str, float, dict[str, Any]]] = collections.deque()
+        taken: collections.deque[tuple[str, float, dict[str, Any]]] | None = None
         published: set[str] = set()
         try:
-            take, pop = taken.append, self.series_rows.popleft
-            for _ in range(len(self.series_rows)):
-                take(pop())
+            taken = self.series_rows
+            self.series_rows = fresh
             batches: dict[str, list[tuple[float, dict[str, Any]]]] = {}
             for series, stamp, values in taken:
                 batches.setdefault(series, []).append((stamp, values))
@@ -108,5 +111,6 @@ class MetricBuffer:
                     self.next_steps[series] = first  # published again with the same steps
                     raise
         except BaseException:
-            self.series_rows.extendleft(reversed([row for row in taken if row[0] not in published]))
+            if taken is not None:
+                self.series_rows.extendleft(reversed([row for row in taken if row[0] not in published]))
             raise

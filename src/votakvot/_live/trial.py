@@ -89,7 +89,6 @@ class LiveTrial:
         self._existing: Any = _UNREAD
         self._lock = threading.RLock()
         self._buffer = MetricBuffer(self._publish_metered)
-        self._rows = self._buffer.rows  # appended to by `_add_row`, the hot path
         self._bus: TrialBus | None = None
         self._token: contextvars.Token[LiveTrial | None] | None = None
         self._open = False
@@ -251,7 +250,7 @@ class LiveTrial:
         if not self._open:
             return self._closed("meter")
         row[TIME] = _time()
-        rows = self._rows
+        rows = self._buffer.rows
         rows.append(row)
         if len(rows) >= BATCH_ROWS:
             self._buffer.flush()
