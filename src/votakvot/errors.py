@@ -7,8 +7,10 @@
      ├── AttachPathError (ValueError)        an attach() name that would leave the trial folder
      ├── TrialNameError (ValueError)         a trial name or explicit id that cannot be a folder
      ├── ParamsMismatchError (ValueError)    call() with an id whose stored params differ
+     ├── TrialBusyError (RuntimeError)       an explicit id another live process (or thread) is running
+     ├── CallArgumentError (TypeError)       call() / trial_at() given an argument of the wrong kind
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
-     ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False)
+     ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False; resuming)
      ├── PluginError (RuntimeError)          a plug-in that cannot be found or loaded when asked for
      ├── MissingDependencyError (ImportError) an optional package needed for this path or feature
      └── StorageError (OSError)              something tracked could not be stored
@@ -23,11 +25,13 @@ from typing import Any
 
 __all__ = [
     "AttachPathError",
+    "CallArgumentError",
     "MissingDependencyError",
     "ParamsMismatchError",
     "PluginError",
     "StorageError",
     "StorageWarning",
+    "TrialBusyError",
     "TrialFailedError",
     "TrialLoadError",
     "TrialNameError",
@@ -57,6 +61,21 @@ class ParamsMismatchError(VotakvotError, ValueError):
     """call() was given an id whose stored trial has other params."""
 
 
+class TrialBusyError(VotakvotError, RuntimeError):
+    """An explicit trial id is claimed by a live run (another process, or another thread of this one).
+
+    `holder` is what its claim says: pid, node, the time of its last heartbeat (`beat`).
+    """
+
+    def __init__(self, message: str, holder: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder or {}
+
+
+class CallArgumentError(VotakvotError, TypeError):
+    """`votakvot.call()` or `trial_at()` got an argument of the wrong kind (e.g. the id left out)."""
+
+
 class TrialFailedError(VotakvotError, RuntimeError):
     """The result of a failed trial was asked for; carries its error and traceback text."""
 
@@ -71,7 +90,7 @@ class TrialFailedError(VotakvotError, RuntimeError):
 
 
 class TrialLoadError(VotakvotError, ValueError):
-    """A trial folder could not be read (raised only with safe=False)."""
+    """A trial folder could not be read: by a report with safe=False, or when its id is resumed."""
 
 
 class PluginError(VotakvotError, RuntimeError):

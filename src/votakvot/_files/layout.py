@@ -11,6 +11,8 @@ from ..errors import AttachPathError, TrialNameError
 DOCUMENT = "votakvot.yaml"
 TRACEBACK = "traceback.txt"
 HEARTBEAT = ".heartbeat"
+CLAIM = ".claim"  # held by the one process running an explicit id (see _live/claim.py)
+SUPERSEDED = ".superseded"  # metric rows set aside when a trial resumes from an earlier snapshot
 METRICS_PREFIX = "metrics"
 METRICS_SUFFIX = ".csv"
 SNAPSHOT_STEM = "snapshot"
@@ -20,7 +22,7 @@ TEMP_PREFIX = ".tmp-"
 HIDDEN_PREFIX = "."
 SERIES_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # Names attach() may not take: the library writes them.
-RESERVED = frozenset({DOCUMENT, HEARTBEAT})
+RESERVED = frozenset({DOCUMENT, HEARTBEAT, CLAIM})
 
 
 def new_uid() -> str:

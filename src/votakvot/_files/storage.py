@@ -221,6 +221,10 @@ class Folder:
     def list(self) -> list[str]:
         return self.store.listdir(self.path)
 
+    def remove(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.store.remove(self.join(name))
+
 
 _LOCAL = LocalStore()
 
