@@ -119,6 +119,7 @@ def test_failed_trial_runs_again(root):
     assert votakvot.call("flaky", flaky, {}) == "ok"
     trial = votakvot.load_trials(root)["flaky"]
     assert trial.status == "done" and len(trial.at.resumed) == 1
+    assert trial.traceback_text is None, "the first run's traceback outlived the run that succeeded"
 
 
 class SlowCount(CountTo):
@@ -454,3 +455,66 @@ def test_resume_after_sigkill_is_consistent(tmp_path: Path):
     assert len(doc["at"]["resumed"]) == 1 and doc["at"]["resumed"][0] > doc["at"]["started"]
     wall = (doc["at"]["finished"] - doc["at"]["started"]).total_seconds()
     assert doc["at"]["duration"] == pytest.approx(wall, abs=0.05)
+
+
+class MetersThenFails(votakvot.resumable_fn):
+    """Meters a text value per loop (some with quotes and newlines); fails once at `fail_at`."""
+
+    snapshot_period = 3600  # no snapshot: a resume starts again from init()
+
+    def init(self, n, fail_at):
+        self.n, self.fail_at, self.i = n, fail_at, 0
+
+    def loop(self):
+        self.i += 1
+        votakvot.meter(i=self.i, note=f'line "{self.i}"\nnext')
+        if self.i == self.fail_at and not os.path.exists("failed-once"):
+            open("failed-once", "w").close()
+            raise RuntimeError("first run fails")
+        return self.i if self.i >= self.n else None
+
+
+def test_resume_without_a_snapshot_sets_the_earlier_rows_aside(root):
+    """A resumable task that failed before its first snapshot starts again from init(): its rows
+    are set aside in .superseded/1/ and the trial's metrics are those of the run that finished."""
+    votakvot.init(path=root)
+    with pytest.raises(RuntimeError):
+        votakvot.call("fresh", MetersThenFails, {"n": 5, "fail_at": 3})
+    assert votakvot.call("fresh", MetersThenFails, {"n": 5, "fail_at": 3}) == 5
+    trial = votakvot.load_trials(root)["fresh"]
+    rows = trial.metrics()
+    assert rows["i"].tolist() == [1, 2, 3, 4, 5] and rows["step"].tolist() == [0, 1, 2, 3, 4]
+    assert rows["note"].tolist()[2] == 'line "3"\nnext'
+    aside = votakvot.metrics.load_csv_metrics(f"{trial.path}/.superseded/1")
+    assert aside["i"].tolist() == [1, 2, 3] and aside["note"].tolist()[0] == 'line "1"\nnext'
+
+
+def test_rewinding_metric_files_cuts_between_rows_on_every_store(root):
+    """Going back to a snapshot keeps the first rows of a series (quoted, multi-line values
+    included), moves the rest with their header to .superseded/, and drops later parts whole."""
+    import io
+
+    from votakvot._builtins import csv_rewind
+    from votakvot._files.storage import Folder, open_store
+
+    store, path = open_store(root)
+    files = Folder(store, store.join(path, "t"))
+    files.makedirs()
+    part0 = 'step,time,v\r\n0,1.0,"a\r\nb"\r\n1,1.0,"say ""hi"""\r\n2,1.0,c\r\n'
+    files.write("metrics.csv", part0.encode())
+    files.write("metrics.1.csv", b"step,time,v,w\r\n3,1.0,d,1\r\n")
+    files.write("metrics.eval.csv", b"step,time,acc\r\n0,1.0,0.5\r\n")
+    csv_rewind.rewind(files, {"": 2, "eval": 1}, ".superseded/1")
+    assert files.list() and sorted(files.list()) == ["metrics.csv", "metrics.eval.csv"]
+    with files.open("metrics.csv") as f:
+        assert f.read().decode() == 'step,time,v\r\n0,1.0,"a\r\nb"\r\n1,1.0,"say ""hi"""\r\n'
+    with files.open(".superseded/1/metrics.csv") as f:
+        assert f.read().decode() == "step,time,v\r\n2,1.0,c\r\n"
+    with files.open(".superseded/1/metrics.1.csv") as f:
+        assert f.read() == b"step,time,v,w\r\n3,1.0,d,1\r\n"
+    with files.open("metrics.eval.csv") as f:
+        assert f.read() == b"step,time,acc\r\n0,1.0,0.5\r\n"
+    with files.open("metrics.csv") as f:
+        import pandas as pd
+
+        assert pd.read_csv(io.BytesIO(f.read()))["v"].tolist() == ["a\r\nb", 'say "hi"']

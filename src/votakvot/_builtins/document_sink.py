@@ -41,6 +41,7 @@ class YamlTrialSink:
         # The ticker thread and the trial's thread both write; the final document must land last.
         self.lock = threading.Lock()
         self.folder_made = False
+        self.beaten = False  # whether this run wrote a `.heartbeat`
         self._meta_yaml: bytes | None = None
         self._warned: set[str] = set()
 
@@ -63,8 +64,9 @@ class YamlTrialSink:
                 self.files.remove(plugins.TRACEBACK)
             self._write()
             # A finished trial is not alive: its status says so, and no heartbeat says otherwise.
-            with contextlib.suppress(OSError):
-                self.files.remove(plugins.HEARTBEAT)
+            if self.beaten or self.trial.resumed:  # an earlier run may have left one
+                with contextlib.suppress(OSError):
+                    self.files.remove(plugins.HEARTBEAT)
 
     def tick(self, now: float) -> None:
         with self.lock:
@@ -76,6 +78,7 @@ class YamlTrialSink:
         with self.lock:
             if not self.closed:
                 self.files.write(plugins.HEARTBEAT, f"{now:.3f}\n".encode())
+                self.beaten = True
 
     def write(self) -> None:
         """Writes the document now (atomically)."""

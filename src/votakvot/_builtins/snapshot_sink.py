@@ -18,6 +18,7 @@ class PickleSnapshotSink:
         self.trial = trial
         self.serializer = plugins.get(plugins.SERIALIZERS, trial.settings.snapshot_serializer)()
         self.name = plugins.SNAPSHOT_STEM + self.serializer.suffix
+        self.written = False
 
     def subscriptions(self) -> dict[type, Any]:
         return {Snapshotted: self.snapshotted, Finished: self.finished}
@@ -25,8 +26,9 @@ class PickleSnapshotSink:
     def snapshotted(self, event: Snapshotted) -> None:
         data = self.serializer.dumps(plugins.snapshot_record(event.obj, event.steps))
         self.trial.files.write(self.name, data)
+        self.written = True
 
     def finished(self, event: Finished) -> None:
-        if event.status == "done":
+        if event.status == "done" and (self.written or self.trial.resumed):
             with contextlib.suppress(OSError):  # a snapshot left behind is only a spare file
                 self.trial.files.remove(self.name)

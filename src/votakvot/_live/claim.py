@@ -8,9 +8,9 @@ tells; from another machine, a heartbeat older than 60 s (or 4 heartbeat interva
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import threading
 import time
 import uuid
 from typing import Any
@@ -36,6 +36,10 @@ class Claim:
         self.record = record
         self.version = version
         self.lost = False
+        self.released = False
+        self.failed = False
+        # The ticker renews while the trial's thread may be releasing: one at a time.
+        self.lock = threading.Lock()
 
     @classmethod
     def take(cls, store: Store, folder: str, tid: str, heartbeat: float) -> Claim:
@@ -69,9 +73,21 @@ class Claim:
         )
 
     def beat(self, now: float) -> None:
-        """Renews the claim's heartbeat with the wall time `now`; notices if the claim was lost."""
-        if self.lost:
-            return
+        """Renews the claim's heartbeat with the wall time `now`; notices if the claim was lost.
+
+        A store that fails is logged (once) and tried again at the next beat.
+        """
+        with self.lock:
+            if self.lost or self.released:
+                return
+            try:
+                self._renew(now)
+            except Exception as e:
+                if not self.failed:
+                    self.failed = True
+                    log.warning("trial %r could not renew its claim %s: %r", self.record.get("tid"), self.path, e)
+
+    def _renew(self, now: float) -> None:
         record = dict(self.record, beat=now)
         data = _encode(record)
         version = exclusive.replace(self.store, self.path, data, version=self.version)
@@ -89,9 +105,11 @@ class Claim:
 
     def release(self) -> None:
         """Removes the claim, if it is still this process's (a forked child never releases it)."""
-        if self.lost or self.record.get("pid") != os.getpid():
-            return
-        exclusive.remove(self.store, self.path, version=self.version)
+        with self.lock:
+            if self.lost or self.released or self.record.get("pid") != os.getpid():
+                return
+            self.released = True
+            exclusive.remove(self.store, self.path, version=self.version)
 
 
 def _record(tid: str, heartbeat: float) -> dict[str, Any]:
@@ -108,10 +126,14 @@ def _record(tid: str, heartbeat: float) -> dict[str, Any]:
 
 
 def _encode(record: dict[str, Any]) -> bytes:
+    import json  # only explicit ids need it: not at `import votakvot`
+
     return (json.dumps(record, sort_keys=True) + "\n").encode()
 
 
 def _decode(data: bytes) -> dict[str, Any] | None:
+    import json
+
     try:
         record = json.loads(data)
     except ValueError:
