@@ -37,6 +37,8 @@ class Count(votakvot.resumable_fn):
 
 votakvot.init(path="results", flush_interval=0.05, heartbeat=0.2)
 go = sys.argv[1] if len(sys.argv) > 1 else None
+if go:
+    print("READY", flush=True)
 while go and not os.path.exists(go):
     time.sleep(0.001)
 try:
@@ -65,7 +67,7 @@ def test_two_processes_started_together_compute_once(tmp_path: Path):
     """Two processes calling call() with one id at the same moment: one computes, the other gets TrialBusyError."""
     go = tmp_path / "go"
     procs = [_runner(tmp_path, 60, str(go)) for _ in range(2)]
-    time.sleep(1.0)  # both are waiting for the go file with votakvot imported
+    assert [p.stdout.readline().strip() for p in procs] == ["READY", "READY"]
     go.touch()
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert sorted(out.split()[0] for out in outs) == ["BUSY", "RAN"], outs
@@ -81,14 +83,14 @@ def test_two_processes_started_together_compute_once(tmp_path: Path):
 @pytest.mark.slow
 def test_a_second_caller_while_the_first_runs_is_refused_at_once(tmp_path: Path):
     """call() on an id another live process is computing raises TrialBusyError naming that process."""
-    first = _runner(tmp_path, 300)
+    first = _runner(tmp_path, 600)  # about 6 s of work: the second caller comes well within it
     assert first.stdout.readline().strip() == "RAN"
-    second = _runner(tmp_path, 300)
+    second = _runner(tmp_path, 600)
     out, _ = second.communicate(timeout=30)
     assert out.startswith("BUSY") and f"process {first.pid}" in out, out
     out, _ = first.communicate(timeout=60)
-    assert "RESULT 300" in out
-    assert _metrics(tmp_path / "results" / "count")["i"].tolist() == list(range(1, 301))
+    assert "RESULT 600" in out
+    assert _metrics(tmp_path / "results" / "count")["i"].tolist() == list(range(1, 601))
 
 
 @pytest.mark.slow

@@ -274,6 +274,7 @@ def test_s3_missing_bucket_gives_empty_frame(s3_endpoint):
 RACE = """
 import os, sys, time, votakvot
 votakvot.init(path={root!r}, heartbeat=0.5)
+print("READY", flush=True)
 while not os.path.exists({go!r}):
     time.sleep(0.001)
 def work():
@@ -294,10 +295,10 @@ def test_s3_two_processes_on_one_id_compute_once(s3_root, s3_endpoint, tmp_path)
     code = RACE.format(root=s3_root, go=str(go))
     env = {**CREDENTIALS, "FSSPEC_S3": conf}
     procs = [run_python(code, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    time.sleep(1.5)  # both have imported votakvot and wait for the go file
+    assert [p.stdout.readline().strip() for p in procs] == ["READY", "READY"]
     go.touch()
     outs = [p.communicate(timeout=60)[0] for p in procs]
-    assert sorted(out.split()[0] for out in outs if out) == ["BUSY", "RAN"], outs
+    assert sorted(out.split()[0] for out in outs) == ["BUSY", "RAN"], outs
     _fresh_reader()
     trial = votakvot.load_trials(s3_root)["raced"]
     assert trial.status == "done" and trial.result == 1
