@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import subprocess
+import time
 import uuid
 import warnings
 
@@ -295,3 +296,51 @@ def test_s3_a_trial_path_with_brackets_loads_that_trial(s3_root):
     assert votakvot.load_report(t.path)["x"].tolist() == [1]
     _fresh_reader()
     assert len(votakvot.load_report(s3_root)) == 2
+
+
+RACE = """
+import os, sys, time, votakvot
+votakvot.init(path={root!r}, heartbeat=0.5)
+print("READY", flush=True)
+while not os.path.exists({go!r}):
+    time.sleep(0.001)
+def work():
+    print("RAN", flush=True)
+    time.sleep(1.0)
+    return 1
+try:
+    votakvot.call("raced", work, {{}})
+except votakvot.errors.TrialBusyError as e:
+    print("BUSY", e, flush=True)
+"""
+
+
+def test_s3_two_processes_on_one_id_compute_once(s3_root, s3_endpoint, tmp_path):
+    """Two processes starting call() on one S3 id at once: the conditional write lets exactly one run."""
+    conf = json.dumps({"client_kwargs": {"endpoint_url": s3_endpoint}, "key": "testing", "secret": "testing"})
+    go = tmp_path / "go"
+    code = RACE.format(root=s3_root, go=str(go))
+    env = {**CREDENTIALS, "FSSPEC_S3": conf}
+    procs = [run_python(code, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    assert [p.stdout.readline().strip() for p in procs] == ["READY", "READY"]
+    go.touch()
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert sorted(out.split()[0] for out in outs) == ["BUSY", "RAN"], outs
+    _fresh_reader()
+    trial = votakvot.load_trials(s3_root)["raced"]
+    assert trial.status == "done" and trial.result == 1
+    assert ".claim" not in fsspec.filesystem("s3").ls(trial.path, detail=False)
+
+
+def test_s3_claims_are_held_taken_over_and_released(s3_root):
+    """On S3 a running trial_at holds its id, a stale claim of a dead machine is replaced, and the end releases it."""
+    votakvot.init(path=s3_root)
+    fs = fsspec.filesystem("s3")
+    with votakvot.trial_at("held"), pytest.raises(votakvot.errors.TrialBusyError), votakvot.trial_at("held"):
+        pass
+    assert not fs.exists(f"{s3_root}/held/.claim")
+    stale = {"tid": "x", "pid": 1, "node": "gone-machine", "heartbeat": 5.0, "beat": time.time() - 600, "token": "t"}
+    fs.pipe_file(f"{s3_root}/old/.claim", json.dumps(stale).encode())
+    s3fs.S3FileSystem.clear_instance_cache()
+    assert votakvot.call("old", lambda: "taken over", {}) == "taken over"
+    assert not fsspec.filesystem("s3").exists(f"{s3_root}/old/.claim")

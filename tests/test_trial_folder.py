@@ -10,7 +10,7 @@ import pytest
 
 import votakvot
 from conftest import read_yaml
-from votakvot.errors import AttachPathError, StorageError, SymlinkError
+from votakvot.errors import AttachPathError, StorageError, SymlinkError, TrialLoadError
 
 FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
 
@@ -89,32 +89,45 @@ def test_a_dangling_link_is_not_created_through(local_root, tmp_path):
 
 
 def test_metrics_are_not_appended_through_a_planted_metrics_csv(local_root, outside):
-    """A fresh call() whose folder holds a metrics.csv link to a file outside appends nothing to it;
-    the rows it could not store end the call with StorageError, caused by a SymlinkError."""
+    """A call() whose folder holds a metrics.csv link to a file outside is refused before it runs
+    (an explicit id never continues through a link); the file it points to is untouched."""
     _planted(local_root, "job", {"metrics.csv": outside / "victim.txt"})
     votakvot.init(path=local_root, **FAST)
+    ran = []
 
     def fn(x):
+        ran.append(x)
         votakvot.meter(loss=x)
-        votakvot.meter(loss=x + 1)
         return x
 
-    with pytest.raises(StorageError) as caught:
+    with pytest.raises(TrialLoadError, match="symbolic link"):
         votakvot.call("job", fn, {"x": 1})
+    assert ran == []
+    assert _untouched(outside)
+
+
+def test_a_fresh_trial_does_not_append_through_a_link_planted_while_it_runs(local_root, outside):
+    """A metrics.csv link planted in a running trial's folder is not written through: the rows that
+    could not be stored end the block with StorageError, caused by a SymlinkError."""
+    votakvot.init(path=local_root, **FAST)
+    with pytest.raises(StorageError) as caught, votakvot.trial("job") as t:
+        os.symlink(outside / "victim.txt", Path(t.path) / "metrics.csv")
+        t.meter(loss=1)
+        t.result = 1
     assert caught.value.result == 1
     assert _untouched(outside)
     assert any(isinstance(e, SymlinkError) and "metrics.csv" in str(e) for _, e in caught.value.failures)
 
 
-def test_the_document_replaces_a_planted_link_instead_of_following_it(local_root, outside):
-    """votakvot.yaml planted as a link to a file outside: the atomic write replaces the link itself."""
+def test_the_document_is_never_written_through_a_planted_link(local_root, outside):
+    """votakvot.yaml planted as a link to a file outside: continuing that id is refused, and the
+    file outside is untouched."""
     folder = _planted(local_root, "job", {"votakvot.yaml": outside / "victim.txt"})
     votakvot.init(path=local_root, **FAST)
-    with votakvot.trial_at("job", a=1):
+    with pytest.raises(TrialLoadError, match="symbolic link"), votakvot.trial_at("job", a=1):
         pass
     assert _untouched(outside)
-    assert not (folder / "votakvot.yaml").is_symlink()
-    assert read_yaml(str(folder / "votakvot.yaml"))["params"] == {"a": 1}
+    assert (folder / "votakvot.yaml").is_symlink()
 
 
 def test_an_atomic_write_never_follows_a_link_at_its_temp_name(local_root, outside):
@@ -153,3 +166,15 @@ def test_files_are_read_through_links(local_root, outside):
     (trial,) = votakvot.load_trials(local_root).values()
     with trial.attach("shared.txt") as f:
         assert f.read() == b"precious"
+
+
+def test_an_atomic_write_replaces_a_link_at_its_name(local_root, outside):
+    """A whole-file write (`TrialFiles.write`) over a planted link replaces the link itself; the
+    file it pointed to is untouched."""
+    votakvot.init(path=local_root, **FAST)
+    with votakvot.trial("job") as t:
+        os.symlink(outside / "victim.txt", Path(t.path) / "notes.json")
+        t.files.write("notes.json", b"{}")
+    assert _untouched(outside)
+    assert not (Path(t.path) / "notes.json").is_symlink()
+    assert (Path(t.path) / "notes.json").read_bytes() == b"{}"

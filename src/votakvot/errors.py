@@ -8,8 +8,10 @@
      ├── SymlinkError (OSError)              a write in a local trial folder that would pass through a symbolic link
      ├── TrialNameError (ValueError)         a trial name or explicit id that cannot be a folder
      ├── ParamsMismatchError (ValueError)    call() with an id whose stored params differ
+     ├── TrialBusyError (RuntimeError)       an explicit id another live process (or thread) is running
+     ├── CallArgumentError (TypeError)       call() / trial_at() given an argument of the wrong kind
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
-     ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False)
+     ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False; resuming)
      ├── PluginError (RuntimeError)          a plug-in that cannot be found or loaded when asked for
      ├── MissingDependencyError (ImportError) an optional package needed for this path or feature
      └── StorageError (OSError)              something tracked could not be stored
@@ -25,6 +27,7 @@ from typing import Any
 
 __all__ = [
     "AttachPathError",
+    "CallArgumentError",
     "MissingDependencyError",
     "MissingPathWarning",
     "ParamsMismatchError",
@@ -32,6 +35,7 @@ __all__ = [
     "StorageError",
     "StorageWarning",
     "SymlinkError",
+    "TrialBusyError",
     "TrialFailedError",
     "TrialLoadError",
     "TrialNameError",
@@ -66,6 +70,21 @@ class ParamsMismatchError(VotakvotError, ValueError):
     """call() was given an id whose stored trial has other params."""
 
 
+class TrialBusyError(VotakvotError, RuntimeError):
+    """An explicit trial id is claimed by a live run (another process, or another thread of this one).
+
+    `holder` is what its claim says: pid, node, the time of its last heartbeat (`beat`).
+    """
+
+    def __init__(self, message: str, holder: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder or {}
+
+
+class CallArgumentError(VotakvotError, TypeError):
+    """`votakvot.call()` or `trial_at()` got an argument of the wrong kind (e.g. the id left out)."""
+
+
 class TrialFailedError(VotakvotError, RuntimeError):
     """The result of a failed trial was asked for; carries its error and traceback text."""
 
@@ -80,7 +99,7 @@ class TrialFailedError(VotakvotError, RuntimeError):
 
 
 class TrialLoadError(VotakvotError, ValueError):
-    """A trial folder could not be read (raised only with safe=False)."""
+    """A trial folder could not be read: by a report with safe=False, or when its id is resumed."""
 
 
 class PluginError(VotakvotError, RuntimeError):

@@ -19,7 +19,7 @@ takes a lock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._process import state
@@ -33,6 +33,7 @@ __all__ = [
     "Finished",
     "Informed",
     "Metered",
+    "Restored",
     "Snapshotted",
     "Started",
     "subscribe",
@@ -80,10 +81,25 @@ class Attached:
 
 @dataclass(slots=True)
 class Snapshotted:
-    """A resumable object was handed over to be stored as the trial's snapshot."""
+    """A resumable object was handed over to be stored as the trial's snapshot.
+
+    `steps` says how many rows each metric series had by then (all of them stored already), so
+    a trial resumed from this snapshot numbers its rows on from there.
+    """
 
     trial: LiveTrial
     obj: Any
+    steps: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Restored:
+    """A resumed trial went back to a snapshot (`LiveTrial.restore`): each metric series had
+    `steps[series]` rows then (0 for a series not named). Rows stored beyond that belong to work
+    that is being redone; sinks set them aside (the CSV sink moves them to `.superseded/`)."""
+
+    trial: LiveTrial
+    steps: dict[str, int]
 
 
 @dataclass(slots=True)
@@ -94,9 +110,9 @@ class Finished:
     status: str
 
 
-Event = Started | Informed | Metered | Attached | Snapshotted | Finished
+Event = Started | Informed | Metered | Attached | Snapshotted | Restored | Finished
 
-EVENT_TYPES: tuple[type, ...] = (Started, Informed, Metered, Attached, Snapshotted, Finished)
+EVENT_TYPES: tuple[type, ...] = (Started, Informed, Metered, Attached, Snapshotted, Restored, Finished)
 
 
 Handler = Callable[[Any], None]

@@ -8,7 +8,10 @@ package's pyproject.toml), with the same table below as a fallback for a source 
 - `votakvot.serializers`: a class with `suffix`, `dumps(obj) -> bytes`, `loads(data, trusted=)`.
 - `votakvot.sinks`: a class called with a `TrialView` of the live trial, one instance per
   trial, whose `subscriptions()` maps event types to handlers, and optionally `tick(now)`
-  (called about once per flush interval while the trial runs). A sink stores what the user
+  (called about once per flush interval while the trial runs) and `heartbeat(now)` (called
+  every `init(heartbeat=...)` seconds). Both are scheduled on a monotonic clock, so a wall clock
+  set back or forward changes nothing; `now` is the wall time (`time.time()`), for recording
+  only. A sink stores what the user
   tracked, so it sees only the `TrialView` below: ids, settings, the document, and the trial
   folder through `TrialFiles` (names relative to the folder; writes are atomic).
 
@@ -45,6 +48,7 @@ from ._files.layout import (
     HEARTBEAT,
     MAX_DOCUMENT_BYTES,
     SNAPSHOT_STEM,
+    SUPERSEDED,
     TRACEBACK,
     metrics_file,
     parse_metrics_file,
@@ -60,6 +64,7 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MetaProvider",
     "SNAPSHOT_STEM",
+    "SUPERSEDED",
     "Serializer",
     "Settings",
     "Sink",
@@ -71,8 +76,10 @@ __all__ = [
     "get",
     "metrics_file",
     "parse_metrics_file",
+    "parse_snapshot_record",
     "register_state",
     "reset",
+    "snapshot_record",
 ]
 
 log = logging.getLogger("votakvot.plugins")
@@ -151,6 +158,10 @@ class TrialFiles(Protocol):
         """Returns the names of the files directly in the folder ([] if it does not exist)."""
         ...
 
+    def remove(self, name: str) -> None:
+        """Removes a file of the folder; one that is not there is no error."""
+        ...
+
 
 class TrialView(Protocol):
     """What a sink sees of the live trial it stores: everything a sink needs, nothing more."""
@@ -221,6 +232,26 @@ class SinkFactory(Protocol):
     """Builds the sink of one live trial (usually the sink class itself)."""
 
     def __call__(self, trial: TrialView) -> Sink: ...
+
+
+# The key that marks a snapshot record (what a snapshot file holds) from a bare object.
+_SNAPSHOT_RECORD = "votakvot.snapshot"
+
+
+def snapshot_record(obj: Any, steps: Mapping[str, int]) -> dict[str, Any]:
+    """Returns what a snapshot sink serializes: the object, and how many rows each metric series
+    had when it was taken (`Snapshotted.steps`), so a resumed trial numbers its rows on from there."""
+    return {_SNAPSHOT_RECORD: 1, "steps": dict(steps), "state": obj}
+
+
+def parse_snapshot_record(payload: Any) -> tuple[Any, dict[str, int] | None]:
+    """Returns `(object, steps)` from a deserialized snapshot; a bare object (written by an
+    older votakvot or another sink) gives `(payload, None)`: its steps are not known."""
+    if type(payload) is dict and payload.get(_SNAPSHOT_RECORD) == 1:
+        steps = payload.get("steps")
+        if isinstance(steps, dict) and all(isinstance(k, str) and type(v) is int for k, v in steps.items()):
+            return payload.get("state"), steps
+    return payload, None
 
 
 _cache: dict[str, dict[str, Any]] = {}

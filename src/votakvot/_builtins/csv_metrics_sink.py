@@ -10,6 +10,8 @@ A batch that cannot be written (a full disk, a store that went away) leaves no t
 files: a partial append is cut back, so no file ever holds a torn row. Its rows are kept
 (up to `MAX_PENDING_ROWS` per series) and written with the next batch; what is still unwritten
 when the trial finishes makes the `Finished` handler raise, which the trial reports.
+
+A trial resumed from a snapshot (`Restored`) sets aside the rows stored after it (`csv_rewind`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import plugins
-from ..events import Finished, Metered
+from ..events import Finished, Metered, Restored
+from . import csv_rewind
 
 AUTO_COLUMNS = ("step", "time")
 # Rows of one series kept while they cannot be written; past this the oldest are given up.
@@ -78,7 +81,15 @@ class CsvMetricsSink:
         self.append = self.files.appendable
 
     def subscriptions(self) -> dict[type, Any]:
-        return {Metered: self.metered, Finished: self.finished}
+        return {Metered: self.metered, Finished: self.finished, Restored: self.restored}
+
+    def restored(self, event: Restored) -> None:
+        """Takes the files back to the snapshot the trial resumed from: the rows stored after it
+        move to `.superseded/{resumed}/` (see `csv_rewind`); new rows go to new parts."""
+        for s in self.series.values():
+            s.close()
+        self.series.clear()
+        csv_rewind.rewind(self.files, event.steps, f"{plugins.SUPERSEDED}/{self.trial.resumed}")
 
     def finished(self, event: Finished) -> None:
         # Sinks finish in reverse order, so samplers that meter (system metrics) stopped already;

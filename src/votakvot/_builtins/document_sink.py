@@ -1,11 +1,11 @@
-"""The built-in sink that writes `votakvot.yaml`, `traceback.txt` and the heartbeat."""
+"""The built-in sink that writes `votakvot.yaml`, `traceback.txt` and the heartbeat (while the trial runs)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import posixpath
 import threading
-import time
 import warnings
 from typing import Any
 
@@ -43,8 +43,8 @@ class YamlTrialSink:
         self.closed = False
         # The ticker thread and the trial's thread both write; the final document must land last.
         self.lock = threading.Lock()
-        self.last_beat = 0.0
         self.folder_made = False
+        self.beaten = False  # whether this run wrote a `.heartbeat`
         self._meta_yaml: bytes | None = None
         self._warned: set[str] = set()
         self._too_large: dict[Field, tuple[Any, str]] = {}
@@ -53,7 +53,6 @@ class YamlTrialSink:
         return {Started: self.started, Informed: self.informed, Finished: self.finished}
 
     def started(self, event: Started) -> None:
-        self.last_beat = time.time()
         self.write()
 
     def informed(self, event: Informed) -> None:
@@ -65,17 +64,25 @@ class YamlTrialSink:
             text = self.trial.traceback_text
             if text:
                 self._attempt(plugins.TRACEBACK, text.encode())
+            elif self.trial.resumed:  # the traceback of an earlier run is not this end's
+                self.files.remove(plugins.TRACEBACK)
             self._write()
+            # A finished trial is not alive: its status says so, and no heartbeat says otherwise.
+            if self.beaten or self.trial.resumed:  # an earlier run may have left one
+                with contextlib.suppress(OSError):
+                    self.files.remove(plugins.HEARTBEAT)
 
     def tick(self, now: float) -> None:
         with self.lock:
-            if self.closed:
-                return
-            if self.dirty:
+            if not self.closed and self.dirty:
                 self._write()
-            if now - self.last_beat >= self.trial.settings.heartbeat:
+
+    def heartbeat(self, now: float) -> None:
+        """Records `now` (wall time) in `.heartbeat`, which readers compare with their clock."""
+        with self.lock:
+            if not self.closed:
                 self.files.write(plugins.HEARTBEAT, f"{now:.3f}\n".encode())
-                self.last_beat = now
+                self.beaten = True
 
     def write(self) -> None:
         """Writes the document now (atomically)."""
@@ -163,19 +170,16 @@ class YamlTrialSink:
         return out
 
     def _storable_value(self, field: str, value: Any) -> Any:
-        try:
-            self.yaml.dumps(value)
-            return value
-        except Exception as e:
-            stand_in = f"<unstorable {type(value).__qualname__}: {_short_repr(value)}>"
-            if field not in self._warned:
-                self._warned.add(field)
-                warnings.warn(
-                    f"votakvot: {field} of trial {self.trial.tid!r} cannot be stored as YAML ({e!r}); "
-                    f"its repr is stored instead. Store a plain value (str, number, list, dict) to keep it.",
-                    stacklevel=2,
-                )
-            return stand_in
+        # The serializer's own stand-in: a resumed trial compares its params in this same form.
+        stored, error = self.yaml.storable(value)
+        if error is not None and field not in self._warned:
+            self._warned.add(field)
+            warnings.warn(
+                f"votakvot: {field} of trial {self.trial.tid!r} cannot be stored as YAML ({error!r}); "
+                f"its repr is stored instead. Store a plain value (str, number, list, dict) to keep it.",
+                stacklevel=2,
+            )
+        return stored
 
 
 def _meta_yaml(meta: dict[str, Any], dump: Any) -> bytes:
@@ -206,14 +210,6 @@ def _replaced(doc: dict[str, Any], notes: dict[Field, str]) -> dict[str, Any]:
                 out[section] = dict(doc[section])
             out[section][key] = note
     return out
-
-
-def _short_repr(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        text = object.__repr__(value)
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 plugins.register_state(reset=_last_meta.clear)

@@ -13,6 +13,8 @@ from ..errors import AttachPathError, TrialNameError
 DOCUMENT = "votakvot.yaml"
 TRACEBACK = "traceback.txt"
 HEARTBEAT = ".heartbeat"
+CLAIM = ".claim"  # held by the one process running an explicit id (see _live/claim.py)
+SUPERSEDED = ".superseded"  # metric rows set aside when a trial resumes from an earlier snapshot
 METRICS_PREFIX = "metrics"
 METRICS_SUFFIX = ".csv"
 SNAPSHOT_STEM = "snapshot"
@@ -22,6 +24,7 @@ TEMP_PREFIX = ".tmp-"
 # and neither trial names nor attach() names may start a segment with it.
 HIDDEN_PREFIX = "."
 SERIES_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
 # A trial document is a few KB; a larger one than this is not read back (a local one is skipped
 # without reading it), so the document sink stores short notes in place of the largest values.
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024

@@ -245,6 +245,10 @@ class Folder:
     def list(self) -> list[str]:
         return self.store.listdir(self.path)
 
+    def remove(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.store.remove(self.store.join(self.path, *name.split("/")))
+
 
 _LOCAL = LocalStore()
 

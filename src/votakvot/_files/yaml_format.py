@@ -1,9 +1,10 @@
 """The YAML serializer: plain, readable documents out; nothing executable in.
 
 Dumping turns numpy, pandas, dataclasses, namedtuples, enums and paths into plain YAML and
-keeps the seed's types (tuple, set, complex, bytes, datetime) round-tripping. Loading is safe
-by default: `!!python/...` and unknown tags become `InertObject` placeholders; `trusted=True`
-builds them (which can run code, so only for folders you trust).
+keeps the seed's types (tuple, set, complex, bytes, datetime) round-tripping; a value YAML cannot
+hold is stored as a readable stand-in (`storable`). Loading is safe by default: `!!python/...`
+and unknown tags become `InertObject` placeholders (`trusted=True` builds them, which can run
+code), and a document whose aliases would expand beyond reason (an alias bomb) is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 import datetime
 import enum
 import pathlib
+import re
 from typing import Any
 
 import yaml
@@ -24,6 +26,11 @@ _BaseSafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseUnsafeLoader: Any = getattr(yaml, "CUnsafeLoader", yaml.UnsafeLoader)
 
 _PY = "tag:yaml.org,2002:python/"
+# Nodes that aliases may stand for in one document, counted as if expanded. votakvot writes no
+# aliases; a hand-written document reuses a few anchors; an alias bomb expands to billions.
+MAX_ALIASED_NODES = 1_000_000
+# Memory addresses in a repr say nothing once stored, and would make equal values differ.
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 
 
 class InertObject:
@@ -121,8 +128,91 @@ def dump_value(value: Any) -> str:
     return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
+def storable(value: Any) -> tuple[Any, Exception | None]:
+    """Returns `value` as a trial document stores it, and why it had to be replaced (or None).
+
+    A value YAML can hold is returned as it is; any other (a lock, a socket, a structure too
+    deep to write) becomes the string `"<unstorable TYPE: repr>"`, without memory addresses, so
+    the same kind of value gives the same stand-in in every process.
+    """
+    try:
+        dumps(value)
+    except Exception as e:
+        return f"<unstorable {type(value).__qualname__}: {_short_repr(value)}>", e
+    return value, None
+
+
+def stored_form(mapping: dict[str, Any]) -> Any:
+    """Returns `mapping` (params, info) as it reads back from a trial document: each value
+    replaced by its stand-in if it cannot be stored, then written and parsed."""
+    return loads(dumps({key: storable(value)[0] for key, value in mapping.items()}))
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__, or one too deep to finish
+        text = object.__repr__(value)
+    text = _ADDRESS.sub("", text)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 class _SafeLoader(_BaseSafeLoader):  # type: ignore[misc]
     pass
+
+
+class _AliasCheckingSafeLoader(_SafeLoader):
+    def get_single_data(self) -> Any:
+        return _construct_checked(self)
+
+
+class _AliasCheckingUnsafeLoader(_BaseUnsafeLoader):  # type: ignore[misc]
+    def get_single_data(self) -> Any:
+        return _construct_checked(self)
+
+
+def _construct_checked(loader: Any) -> Any:
+    node = loader.get_single_node()
+    if node is None:
+        return None
+    _check_aliases(node)
+    return loader.construct_document(node)
+
+
+def _check_aliases(root: Any) -> None:
+    """Refuses a node graph whose aliases stand for more than MAX_ALIASED_NODES nodes, or
+    that contains itself: building it is cheap, but anything that walks it (a comparison, a
+    report, writing it again) would expand it."""
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()
+    aliased = 0
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            continue
+        if key in sizes:  # met again: an alias of a node already counted
+            aliased += sizes[key]
+            if aliased > MAX_ALIASED_NODES:
+                problem = f"its aliases expand to more than {MAX_ALIASED_NODES} nodes (an alias bomb?)"
+                raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+            continue
+        if key in entered:
+            problem = "an alias refers to a node containing it"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+        entered.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node))
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _inert(loader: Any, tag_suffix: str, node: Any = None) -> InertObject:
@@ -164,8 +254,17 @@ _SafeLoader.add_constructor(None, _inert)
 
 
 def loads(text: str | bytes, *, trusted: bool = False) -> Any:
-    """Parses YAML; python tags stay inert unless `trusted` (which may run code from the text)."""
-    return yaml.load(text, Loader=_BaseUnsafeLoader if trusted else _SafeLoader)
+    """Parses YAML; python tags stay inert unless `trusted` (which may run code from the text).
+
+    A document whose aliases would expand beyond MAX_ALIASED_NODES nodes raises a YAMLError.
+    """
+    # No anchor, no alias: nothing to check.
+    anchored = b"&" in text if isinstance(text, bytes) else "&" in text
+    if trusted:
+        loader = _AliasCheckingUnsafeLoader if anchored else _BaseUnsafeLoader
+    else:
+        loader = _AliasCheckingSafeLoader if anchored else _SafeLoader
+    return yaml.load(text, Loader=loader)
 
 
 class YamlSerializer:
@@ -178,3 +277,7 @@ class YamlSerializer:
 
     def loads(self, data: bytes, *, trusted: bool = False) -> Any:
         return loads(data, trusted=trusted)
+
+    def storable(self, value: Any) -> tuple[Any, Exception | None]:
+        """Returns `value` as a document stores it, and why it was replaced (see `storable`)."""
+        return storable(value)

@@ -57,7 +57,7 @@ class TrialBus:
         self._sink_of: dict[Handler, Any] = {}
         # Per sink (by id): what it could not store, as (file or sink, cause).
         self._unstored: dict[int, list[tuple[str, BaseException]]] = {}
-        self._tick_failed: set[int] = set()
+        self._tick_failed: set[tuple[int, str]] = set()
         subscribed: dict[type, list[Handler]] = {}
         for sink in sinks:
             try:
@@ -102,15 +102,22 @@ class TrialBus:
     def tick(self, now: float) -> None:
         """Runs each sink's periodic work (`tick(now)`), if it has any. A failure there is only
         logged (once per sink): what a sink stores is judged by its event handlers."""
+        self._periodic("tick", now)
+
+    def heartbeat(self, now: float) -> None:
+        """Runs each sink's `heartbeat(now)`, if it has one; failures are logged as for `tick`."""
+        self._periodic("heartbeat", now)
+
+    def _periodic(self, method: str, now: float) -> None:
         for sink in self.sinks:
-            tick = getattr(sink, "tick", None)
-            if tick is not None:
+            work = getattr(sink, method, None)
+            if work is not None:
                 try:
-                    tick(now)
+                    work(now)
                 except Exception as e:
-                    if id(sink) not in self._tick_failed:
-                        self._tick_failed.add(id(sink))
-                        log.warning("trial %r: %s failed its periodic work: %r", self.tid, type(sink).__name__, e)
+                    if (id(sink), method) not in self._tick_failed:
+                        self._tick_failed.add((id(sink), method))
+                        log.warning("trial %r: %s failed its %s: %r", self.tid, type(sink).__name__, method, e)
 
     def _reroute_users(self) -> None:
         self._version = events.version

@@ -8,9 +8,10 @@ work). Steps are numbered when rows are flushed, in buffer order, one counter pe
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._files import layout
@@ -52,6 +53,23 @@ class MetricBuffer:
         """Numbers the next rows of each series after `last_steps` (a resumed trial's)."""
         for series, last in last_steps.items():
             self.next_steps[series] = last + 1
+
+    def counts(self) -> dict[str, int]:
+        """Flushes, then returns the step the next row of each series gets (its rows so far):
+        every row counted is published by then."""
+        self.flush()
+        with self.lock:
+            return dict(self.next_steps)
+
+    @contextlib.contextmanager
+    def rewound(self, counts: dict[str, int]) -> Iterator[None]:
+        """Numbers the next rows of each series from `counts` (0 for a series not in it) and
+        keeps every flush waiting until the block ends, while the stored rows are rewound."""
+        with self.lock:
+            for series in self.next_steps:
+                self.next_steps[series] = 0
+            self.next_steps.update(counts)
+            yield
 
     def flush(self) -> None:
         """Publishes every buffered row, in order, one batch per series; any thread may call it.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ..errors import CallArgumentError
 from .verbs import trial_at
 
 
@@ -56,16 +57,26 @@ def _seconds(period: float | datetime.timedelta) -> float:
 def call(tid: str, fn: Callable[..., Any] | type[resumable_fn], params: dict[str, Any] | None = None) -> Any:
     """Runs `fn(**params)` as the trial with the explicit id `tid` and returns its result.
 
-    A trial already `done` at that id is not run again: its stored result is returned. A
+    A trial already `done` at that id is not run again: its stored result is returned. Only one
+    run computes an id at a time: a second caller while it runs gets `TrialBusyError`. A
     `resumable_fn` subclass with a snapshot at that id resumes from it. Different params for an
     existing id raise `ParamsMismatchError`.
 
         votakvot.call(f"resumable_pi/n={n}", my_function, {"n": n})
     """
-    params = dict(params or {})
+    params = _checked(tid, fn, params)
     t = trial_at(tid, **params)
     previous = t.existing()
     if previous is not None and previous.status == "done":
+        return previous.result
+    t.claim()
+    try:
+        previous = t.existing()  # read again under the claim: its last run may have just finished it
+    except BaseException:
+        t.release()
+        raise
+    if previous is not None and previous.status == "done":
+        t.release()
         return previous.result
     with t:
         if isinstance(fn, type) and issubclass(fn, resumable_fn):
@@ -75,10 +86,35 @@ def call(tid: str, fn: Callable[..., Any] | type[resumable_fn], params: dict[str
     return t.result
 
 
+def _checked(tid: Any, fn: Any, params: Any) -> dict[str, Any]:
+    """Returns `params` as a dict, or says which argument of `call(tid, fn, params)` is wrong."""
+    if not isinstance(tid, str):
+        if callable(tid):
+            name = getattr(tid, "__name__", repr(tid))
+            raise CallArgumentError(
+                f"call() takes the trial id first, then the function: call('my-id', {name}, {{...}}); "
+                f"got {tid!r} as the id"
+            )
+        raise CallArgumentError(f"call() takes a trial id string such as 'grid/lr=0.1' first, got {tid!r}")
+    if not callable(fn):
+        raise CallArgumentError(
+            f"call() takes a function or resumable_fn class second (after the id {tid!r}), got {fn!r}"
+        )
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise CallArgumentError(
+            f"call() takes the params as a dict of keyword arguments for {getattr(fn, '__name__', fn)}, "
+            f"such as {{'n': 3}}; got {params!r}"
+        )
+    bad = [key for key in params if not isinstance(key, str)]
+    if bad:
+        raise CallArgumentError(f"call() params are keyword arguments: their keys must be strings, not {bad[0]!r}")
+    return dict(params)
+
+
 def _run_resumable(t: Any, cls: type[resumable_fn], params: dict[str, Any]) -> Any:
-    obj = None
-    if t.previous is not None:
-        obj = t.previous.load_snapshot(trusted=True)
+    obj = t.restore()
     if obj is None:
         obj = cls()
         obj.init(**params)

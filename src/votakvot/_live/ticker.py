@@ -1,7 +1,9 @@
-"""One background thread that ticks every live trial: heartbeats and timed flushes.
+"""One background thread that runs the periodic jobs of every live trial: heartbeats and timed flushes.
 
-It starts with the first live trial and exits when the last one ends, so it never outlives the
-trials. After a fork the child starts with no ticker and no registered trials.
+Jobs are scheduled on the monotonic clock, so a wall clock set back or forward neither stops nor
+hurries them; each is given the wall time, for what it records. The thread starts with the first
+job and exits when the last one is gone, so it never outlives the trials. After a fork the child
+starts with no ticker and no jobs.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from .._process import state
 
@@ -23,13 +25,14 @@ _GRANULARITY_S = 0.25
 _LINGER_S = 1.0
 
 _lock = threading.Lock()
-_ticks: dict[int, tuple[Tick, float]] = {}
+_ticks: dict[Hashable, tuple[Tick, float]] = {}
 _wake = threading.Event()
 _thread: threading.Thread | None = None
 
 
-def register(key: int, tick: Tick, period: float) -> None:
-    """Calls `tick(now)` about every `period` seconds until `unregister(key)`."""
+def register(key: Hashable, tick: Tick, period: float) -> None:
+    """Calls `tick(now)` about every `period` seconds (monotonic) until `unregister(key)`;
+    `now` is the wall time."""
     global _thread
     with _lock:
         _ticks[key] = (tick, period)
@@ -38,14 +41,15 @@ def register(key: int, tick: Tick, period: float) -> None:
             _thread.start()
 
 
-def unregister(key: int) -> None:
+def unregister(key: Hashable) -> None:
+    """Stops calling the job registered as `key`."""
     with _lock:
         _ticks.pop(key, None)
 
 
 def _run() -> None:
     global _thread
-    due: dict[int, float] = {}
+    due: dict[Hashable, float] = {}
     idle_since = time.monotonic()
     while True:
         with _lock:

@@ -1,8 +1,9 @@
 """The live trial: its lifecycle, its document and its verbs.
 
-A `LiveTrial` is a context manager. Entering collects metadata, creates the sinks and publishes
-`Started`; leaving records how the block ended and publishes `Finished`. The trial owns no file:
-its bus hands events to the sinks, which write everything; attached files are opened in its folder.
+A `LiveTrial` is a context manager. Entering claims an explicit id, collects metadata, creates
+the sinks and publishes `Started`; leaving records how the block ended, publishes `Finished` and
+releases the claim. The trial owns no file: its bus hands events to the sinks, which write
+everything; attached files are opened in its folder.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from .._files.storage import Folder, Store, open_store
 from .._process import settings as process_settings
 from .._read.trial import Trial
 from ..errors import AttachPathError, StorageError, StorageWarning, SymlinkError, TrialStateError
-from ..events import Attached, Finished, Informed, Metered, Snapshotted, Started
+from ..events import Attached, Finished, Informed, Metered, Restored, Snapshotted, Started
 from . import resume, shutdown, ticker
 from .bus import TrialBus, build_sinks
+from .claim import Claim
 from .metric_buffer import BATCH_ROWS, TIME, MetricBuffer, Row
 from .outside import discarding_file, warn_outside
 
@@ -94,7 +96,9 @@ class LiveTrial:
         self._open = False
         self._foreign = False  # inherited by a forked child: the parent's, not this process's
         self._unstored: StorageError | None = None
+        self._claim: Claim | None = None
         self._started_at = 0.0
+        self._before = 0.0  # seconds from the first start to this session's (resumed trials)
 
     def __repr__(self) -> str:
         return f"<LiveTrial {self.tid!r} {self.status}>"
@@ -106,9 +110,14 @@ class LiveTrial:
             raise TrialStateError(f"trial {self.tid!r} was already entered; open a new votakvot.trial(...)")
         settings = self.settings
         if self._explicit:
-            previous = self.existing()
-            if previous is not None:
-                resume.take_over(self, previous)
+            self.claim()
+            try:
+                previous = self.existing()
+                if previous is not None:
+                    resume.take_over(self, previous)
+            except BaseException:
+                self.release()
+                raise
         providers = settings.meta_providers if settings.meta_providers is not None else meta.providers
         self.meta = meta.collect(providers, timeout=settings.meta_timeout)
         parent = _active.get()
@@ -116,15 +125,18 @@ class LiveTrial:
             self.parent = parent.tid
         self._bus = TrialBus(self.tid, build_sinks(self))
         self.status = "resumed" if self.resumed else "running"
-        self.at["started"] = _now()
+        now = _now()
+        first = self.at.setdefault("started", now)  # a resumed trial keeps its first start
         if self.resumed:
-            self.at.setdefault("resumed", []).append(self.at["started"])
+            self.at.setdefault("resumed", []).append(now)
+            self._before = _seconds_between(first, now)
         self._started_at = time.perf_counter()
         self._open = True
         self._token = _active.set(self)
         shutdown.register(self)
         self._bus.publish(Started, lambda: Started(self))
-        ticker.register(id(self), self._tick, settings.flush_interval)
+        ticker.register((id(self), "flush"), self._tick, settings.flush_interval)
+        ticker.register((id(self), "heartbeat"), self._heartbeat, settings.heartbeat)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
@@ -156,14 +168,19 @@ class LiveTrial:
             if not self._open:
                 return
             self._open = False
-        ticker.unregister(id(self))
+        ticker.unregister((id(self), "flush"))
+        ticker.unregister((id(self), "heartbeat"))
         self.flush_metrics()
         self.status = status
         self.at["finished"] = _now()
-        self.at["duration"] = round(time.perf_counter() - self._started_at, 6)
+        self.at["duration"] = round(self._before + time.perf_counter() - self._started_at, 6)
         assert self._bus is not None
         self._bus.publish(Finished, lambda: Finished(self, status), reverse=True)
         shutdown.unregister(self)
+        try:
+            self._release_claim()
+        except Exception as e:  # the document is final; a claim left behind is taken over later
+            log.warning("trial %r could not release its claim: %r", self.tid, e)
         failures = self._bus.unstored()
         if failures:
             self._unstored = StorageError(self.tid, failures, self.result)
@@ -183,13 +200,40 @@ class LiveTrial:
         self._foreign = True
         self._open = False
         self._bus = None
+        self._claim = None
         self._buffer.rows.clear()
         self._buffer.series_rows.clear()
+
+    def claim(self) -> None:
+        """Claims this explicit id for this process, so no other run computes it at the same time.
+
+        Entering the trial claims it; call this first to learn earlier. Raises
+        `votakvot.errors.TrialBusyError` if a live process (or another thread) holds the id; the
+        claim of a dead one is taken over. What `existing()` returns is read again afterwards.
+        The claim is released when the trial ends (or by `release()` if it is never entered).
+        """
+        if not self._explicit or self._claim is not None:
+            return
+        resume.check_own_files(self)  # a named pipe as `.claim` would block the claim itself
+        self._claim = Claim.take(self.store, self.folder, self.tid, self.settings.heartbeat)
+        self._existing = _UNREAD
+
+    def release(self) -> None:
+        """Gives up the claim taken by `claim()` for a trial that will not be entered after all."""
+        if self._open:
+            raise TrialStateError(f"release() on trial {self.tid!r} while it runs; its claim ends with the trial")
+        self._release_claim()
+
+    def _release_claim(self) -> None:
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            claim.release()
 
     def existing(self) -> Trial | None:
         """Returns the trial already stored at this explicit id (a `votakvot.Trial`), or None.
 
-        Raises ParamsMismatchError if it was run with other params. Read once, then remembered.
+        Raises ParamsMismatchError if it was run with other params, TrialLoadError if what is
+        stored there cannot be read. Read once (again after `claim()`), then remembered.
         """
         if not self._explicit:
             return None
@@ -287,10 +331,36 @@ class LiveTrial:
         return handle
 
     def snapshot(self, obj: Any) -> None:
-        """Hands `obj` to the snapshot sink, which stores it atomically as the trial's snapshot."""
+        """Hands `obj` to the snapshot sink, which stores it atomically as the trial's snapshot.
+
+        The metric rows metered so far are stored first, and the snapshot records how many each
+        series has, so a trial resumed from it (`restore()`) numbers its rows on from there.
+        """
         if not self._open:
             return self._closed("snapshot")
-        self._publish(Snapshotted, lambda: Snapshotted(self, obj))
+        steps = self._buffer.counts()
+        self._publish(Snapshotted, lambda: Snapshotted(self, obj, steps))
+
+    def restore(self) -> Any:
+        """Returns the object of the last snapshot of the trial this one continues (None if
+        there is none), and takes the metrics back to that snapshot.
+
+        Rows stored after that snapshot belong to work that is now redone: they are set aside
+        (the CSV sink moves them to `.superseded/{resumed}/`) and every series numbers its rows
+        on from where the snapshot had it; with no snapshot, from the start. Call it before
+        metering. Unpickling runs code from the trial folder: resume only ids you trust.
+        """
+        if not self._open:
+            return self._closed("restore")
+        if self.previous is None:
+            return None
+        record = self.previous.snapshot_record(trusted=True)
+        obj, steps = record if record is not None else (None, {})
+        if steps is None:  # a snapshot that does not say: steps go on after the stored rows
+            return obj
+        with self._buffer.rewound(steps):
+            self._publish(Restored, lambda: Restored(self, dict(steps)))
+        return obj
 
     # -- events ----------------------------------------------------------------------------
 
@@ -315,3 +385,17 @@ class LiveTrial:
             self._buffer.flush()
         if self._bus is not None:
             self._bus.tick(now)
+
+    def _heartbeat(self, now: float) -> None:
+        if self._claim is not None:
+            self._claim.beat(now)
+        if self._bus is not None:
+            self._bus.heartbeat(now)
+
+
+def _seconds_between(first: Any, then: datetime.datetime) -> float:
+    """Seconds from `first` (a stored start time) to `then`; 0 if it is not a usable time."""
+    try:
+        return max(0.0, (then - first).total_seconds())
+    except TypeError:  # not a datetime, or one without a time zone
+        return 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from .._files import layout
+from ..errors import CallArgumentError
 from .outside import discarding_file, warn_outside
 from .trial import LiveTrial, _active
 
@@ -25,8 +26,11 @@ def trial_at(tid: str, /, **params: Any) -> LiveTrial:
 
     If the folder already holds a trial, the new run continues it: same uid, its `info` kept,
     `at.resumed` extended, status `resumed` while it runs. Different params raise
-    `ParamsMismatchError`.
+    `ParamsMismatchError`. While it runs the id is claimed: another `trial_at` or `call` of the
+    same id (in any process) raises `TrialBusyError`.
     """
+    if not isinstance(tid, str):
+        raise CallArgumentError(f"trial_at() takes the trial id first, a string such as 'grid/lr=0.1'; got {tid!r}")
     return LiveTrial(layout.check_relative(tid, what="trial id"), params, explicit=True)
 
 

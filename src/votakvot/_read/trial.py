@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+import datetime
 import os
 import time
 from typing import IO, Any
@@ -11,7 +11,7 @@ from typing import IO, Any
 from .. import plugins
 from .._files import layout, yaml_format
 from .._files.storage import Store
-from .._process import state
+from .._process import liveness
 from ..errors import TrialFailedError, TrialLoadError
 from . import metric_files
 
@@ -20,6 +20,9 @@ LIVE_STATUSES = ("running", "resumed")
 _META_AFTER_VERSION = b"\nmeta:\n"
 # A live trial whose newest sign of life is older than this (or 4 heartbeats) is `crashed`.
 STALE_AFTER_S = 60.0
+# How much of a metric file's end is read to find its last step, at first and at most.
+_TAIL_BYTES = 64 * 1024
+_MAX_TAIL_BYTES = 16 * 1024 * 1024
 
 
 class AttrDict(dict):  # type: ignore[type-arg]
@@ -176,8 +179,8 @@ class Trial:
         meta = self._section("meta")
         process, system = meta.get("process") or {}, meta.get("system") or {}
         pid = process.get("pid") if isinstance(process, dict) else None
-        same_node = isinstance(system, dict) and system.get("node") == _node()
-        if isinstance(pid, int) and same_node and not _pid_alive(pid):
+        same_node = isinstance(system, dict) and system.get("node") == liveness.node()
+        if isinstance(pid, int) and same_node and not liveness.pid_alive(pid):
             return False
         beat = self._last_beat()
         every = data.get("heartbeat")
@@ -186,9 +189,11 @@ class Trial:
 
     def _last_beat(self) -> float | None:
         beats = []
-        started = self.at.get("started")
-        if hasattr(started, "timestamp"):
-            beats.append(started.timestamp())
+        resumed = self.at.get("resumed")
+        starts = [self.at.get("started")]
+        if isinstance(resumed, list) and resumed:  # a resumed trial's latest start is a sign of life too
+            starts.append(resumed[-1])
+        beats += [start.timestamp() for start in starts if isinstance(start, datetime.datetime)]
         if layout.HEARTBEAT in self._listing():
             with contextlib.suppress(OSError, ValueError):
                 beats.append(float(self._read(layout.HEARTBEAT).decode().strip()))
@@ -241,62 +246,77 @@ class Trial:
         return metric_files.load(self.store, self.folder, series=series)
 
     def last_steps(self) -> dict[str, int]:
-        """Returns the last recorded step of each metric series (read from the last lines only)."""
-        last: dict[str, tuple[int, int]] = {}
+        """Returns the last recorded step of each metric series, read from the end of its last
+        part file (a few KiB, whatever the size of the file)."""
+        parts: dict[str, list[tuple[int, str]]] = {}
         for name in self._listing():
             parsed = layout.parse_metrics_file(name)
-            if parsed is None:
-                continue
-            series, part = parsed
-            try:
-                tail = self._read(name).rstrip(b"\n").rsplit(b"\n", 1)[-1]
-                step = int(tail.split(b",", 1)[0])
-            except (OSError, ValueError):
-                continue
-            if series not in last or part > last[series][0]:
-                last[series] = (part, step)
-        return {series: step for series, (_, step) in last.items()}
+            if parsed is not None:
+                parts.setdefault(parsed[0], []).append((parsed[1], name))
+        last: dict[str, int] = {}
+        for series, found in parts.items():
+            for _, name in sorted(found, reverse=True):
+                step = self._last_step(name)
+                if step is not None:
+                    last[series] = step
+                    break
+        return last
 
-    def load_snapshot(self, *, trusted: bool = False) -> Any:
-        """Returns the unpickled snapshot, or None; unpickling runs code, so it needs `trusted=True`."""
+    def _last_step(self, name: str) -> int | None:
+        """The step of the last row of one metric file whose step is an integer, or None."""
+        window = _TAIL_BYTES
+        try:
+            with self.store.open(self._file(name), "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                while True:
+                    start = max(0, size - window)
+                    f.seek(start)
+                    lines = f.read(size - start).split(b"\n")
+                    if start:
+                        lines = lines[1:]  # the first line read may be the end of a longer one
+                    for line in reversed(lines):
+                        with contextlib.suppress(ValueError):
+                            return int(line.split(b",", 1)[0])
+                    if not start or window >= _MAX_TAIL_BYTES:
+                        return None
+                    window *= 16
+        except OSError:
+            return None
+
+    def snapshot_record(self, *, trusted: bool = False) -> tuple[Any, dict[str, int] | None] | None:
+        """Returns the snapshot's object and how many rows each metric series had when it was
+        taken (None if its writer did not say), or None when the trial has no snapshot.
+
+        Unpickling runs code from the file, so it needs `trusted=True`.
+        """
         for name in self._listing():
             if name.startswith(layout.SNAPSHOT_STEM + "."):
                 suffix = name[len(layout.SNAPSHOT_STEM) :]
                 for serializer_cls in plugins.entries(plugins.SERIALIZERS).values():
                     if getattr(serializer_cls, "suffix", None) == suffix:
-                        return serializer_cls().loads(self._read(name), trusted=trusted)
+                        payload = serializer_cls().loads(self._read(name), trusted=trusted)
+                        return plugins.parse_snapshot_record(payload)
         return None
 
+    def load_snapshot(self, *, trusted: bool = False) -> Any:
+        """Returns the unpickled snapshot, or None; unpickling runs code, so it needs `trusted=True`."""
+        record = self.snapshot_record(trusted=trusted)
+        return None if record is None else record[0]
 
-def read_trial(store: Store, folder: str, tid: str) -> Trial | None:
-    """Returns the trial stored in `folder`, or None if there is none (or it cannot be read)."""
+
+def read_trial(store: Store, folder: str, tid: str, *, limit: int | None = None) -> Trial | None:
+    """Returns the trial stored in `folder`, or None if there is none.
+
+    Raises TrialLoadError if a document is there but cannot be read (not a regular file, larger
+    than `limit` bytes, not a trial document): it is somebody's data, not an empty place.
+    """
+    path = store.join(folder, layout.DOCUMENT)
     try:
-        raw = store.read_bytes(store.join(folder, layout.DOCUMENT))
+        raw = store.read_bytes(path, limit=limit)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as e:
+        raise TrialLoadError(f"{store.url(path)} cannot be read ({e})") from e
     trial = Trial(store, folder, tid, document=raw)
-    try:
-        trial.data  # noqa: B018 - parse now, so a broken document counts as no trial
-    except TrialLoadError:
-        return None
+    trial.data  # noqa: B018 - parse now: a broken document raises TrialLoadError here
     return trial
-
-
-@functools.cache
-def _node() -> str:
-    import platform
-
-    return platform.node()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-state.register(reset=_node.cache_clear, after_fork=_node.cache_clear)
