@@ -10,6 +10,7 @@
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
      ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False)
      ├── PluginError (RuntimeError)          a plug-in that cannot be found or loaded when asked for
+     ├── SettingsError (ValueError)          an init() option that cannot work, refused when given
      └── MissingDependencyError (ImportError) an optional package needed for this path or feature
 """
 
@@ -20,6 +21,7 @@ __all__ = [
     "MissingDependencyError",
     "ParamsMismatchError",
     "PluginError",
+    "SettingsError",
     "TrialFailedError",
     "TrialLoadError",
     "TrialNameError",
@@ -67,6 +69,10 @@ class TrialLoadError(VotakvotError, ValueError):
 
 class PluginError(VotakvotError, RuntimeError):
     """A plug-in asked for by name is not installed or failed to load."""
+
+
+class SettingsError(VotakvotError, ValueError):
+    """An option given to `init` (or a value for it) cannot work; the message says what to give."""
 
 
 class MissingDependencyError(VotakvotError, ImportError):

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from .. import _version, meta
 from .._files import layout
-from .._files.storage import Folder, Store, open_store
+from .._files.storage import Folder, Store, open_root
 from .._process import settings as process_settings
 from .._read.trial import Trial
 from ..errors import TrialStateError
@@ -30,6 +30,13 @@ _UNREAD: Any = object()
 _time = time.time
 
 _active: contextvars.ContextVar[LiveTrial | None] = contextvars.ContextVar("votakvot_trial", default=None)
+# The tid of the trial a call was sent from by another process (see `carry`): the parent of a
+# trial opened here with no live trial of its own around it.
+remote_parent: contextvars.ContextVar[str | None] = contextvars.ContextVar("votakvot_remote_parent", default=None)
+# Live trials opened on the main thread, innermost last: pools pickle calls in helper threads,
+# which see no trial of their own.
+_main_thread_trials: list[LiveTrial] = []
+_MAIN_THREAD = threading.main_thread()
 
 
 def _now() -> datetime.datetime:
@@ -39,6 +46,15 @@ def _now() -> datetime.datetime:
 def current() -> LiveTrial | None:
     """Returns the innermost live trial of this thread or asyncio task, if any."""
     return _active.get()
+
+
+def sending_trial() -> LiveTrial | None:
+    """The trial a call pickled now is sent from: the innermost live trial of this thread, else
+    (pools pickle calls in a helper thread) the innermost one of the main thread."""
+    trial = _active.get()
+    if trial is None and _main_thread_trials:
+        trial = _main_thread_trials[-1]
+    return trial
 
 
 class LiveTrial:
@@ -74,7 +90,7 @@ class LiveTrial:
         self.parent: str | None = None
         self.resumed = 0
         self.previous: Trial | None = None
-        store, root = open_store(self.settings.root())
+        store, root = open_root(self.settings)
         self.store: Store = store
         self.root = root
         self.folder = store.join(root, *tid.split("/"))
@@ -88,6 +104,7 @@ class LiveTrial:
         self._bus: TrialBus | None = None
         self._token: contextvars.Token[LiveTrial | None] | None = None
         self._open = False
+        self._on_main_thread = False
         self._started_at = 0.0
 
     def __repr__(self) -> str:
@@ -106,8 +123,7 @@ class LiveTrial:
         providers = settings.meta_providers if settings.meta_providers is not None else meta.providers
         self.meta = meta.collect(providers, timeout=settings.meta_timeout)
         parent = _active.get()
-        if parent is not None:
-            self.parent = parent.tid
+        self.parent = parent.tid if parent is not None else remote_parent.get()
         self._bus = TrialBus(self.tid, build_sinks(self))
         self.status = "resumed" if self.resumed else "running"
         self.at["started"] = _now()
@@ -116,6 +132,9 @@ class LiveTrial:
         self._started_at = time.perf_counter()
         self._open = True
         self._token = _active.set(self)
+        if threading.current_thread() is _MAIN_THREAD:
+            self._on_main_thread = True
+            _main_thread_trials.append(self)
         shutdown.register(self)
         self._bus.publish(Started, lambda: Started(self))
         ticker.register(id(self), self._tick, settings.flush_interval)
@@ -150,6 +169,8 @@ class LiveTrial:
         assert self._bus is not None
         self._bus.publish(Finished, lambda: Finished(self, status), reverse=True)
         shutdown.unregister(self)
+        if self._on_main_thread:
+            _main_thread_trials.remove(self)
 
     def abandon(self, status: str = "interrupted") -> None:
         """Finishes the trial with `status` from outside its block (at interpreter exit)."""
