@@ -206,3 +206,24 @@ def test_functions_of_a_main_script_travel_by_value_to_dask_and_by_reference_to_
     assert sorted(t.result for t in trials) == [1, 4, 9, 16, 25, 36]
     assert {t.data.get("parent") for t in trials} == {driver}
     assert list(work.iterdir()) == []
+
+
+def _blocked_signals(thread) -> int:
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads thread signal masks from /proc")
+def test_helper_threads_leave_sigterm_to_the_main_thread(tmp_path):
+    """votakvot's own threads block SIGTERM and SIGINT, so a pool worker that ran trials and now
+    waits for work still dies on Pool.terminate() (taken by a helper thread, the signal would be
+    noted but never acted on, and the pool would wait for that worker forever)."""
+    import threading
+
+    votakvot.init(path=str(tmp_path), meta_providers={"mine.pid": os.getpid}, system_metrics=0.05)
+    with votakvot.trial("busy"):
+        helpers = [t for t in threading.enumerate() if t.name.startswith("votakvot-")]
+        masks = {t.name.split("-")[1]: _blocked_signals(t) for t in helpers}
+    assert {"meta", "ticker", "system"} <= set(masks)
+    wanted = (1 << (2 - 1)) | (1 << (15 - 1))  # SIGINT, SIGTERM
+    assert all(mask & wanted == wanted for mask in masks.values()), masks

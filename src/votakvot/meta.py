@@ -94,6 +94,7 @@ class _Worker:
         threading.Thread(target=self._run, name="votakvot-meta", daemon=True).start()
 
     def _run(self) -> None:
+        state.quiet_thread()
         while True:
             ctx, items, out, done = self.jobs.get()
             for name, provider in items:

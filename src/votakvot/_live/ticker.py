@@ -45,6 +45,7 @@ def unregister(key: int) -> None:
 
 def _run() -> None:
     global _thread
+    state.quiet_thread()
     due: dict[int, float] = {}
     idle_since = time.monotonic()
     while True:

@@ -19,6 +19,7 @@ from .. import _version, meta
 from .._files import layout
 from .._files.storage import Folder, Store, open_root
 from .._process import settings as process_settings
+from .._process import state
 from .._read.trial import Trial
 from ..errors import TrialStateError
 from ..events import Attached, Finished, Informed, Metered, Snapshotted, Started
@@ -37,6 +38,7 @@ remote_parent: contextvars.ContextVar[str | None] = contextvars.ContextVar("vota
 # which see no trial of their own.
 _main_thread_trials: list[LiveTrial] = []
 _MAIN_THREAD = threading.main_thread()
+state.register(reset=_main_thread_trials.clear)
 
 
 def _now() -> datetime.datetime:

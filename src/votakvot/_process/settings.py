@@ -30,8 +30,6 @@ class Settings:
     (see "Running on many processes and machines" in the README).
     """
 
-    __module__ = "votakvot"
-
     path: str | None = None
     meta_providers: Mapping[str, Callable[[], Any]] | None = None
     sinks: tuple[str, ...] | None = None
