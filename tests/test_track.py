@@ -371,3 +371,25 @@ def test_a_received_function_sent_on_keeps_the_settings(tmp_path):
     pickle.loads(sent_on)(4)
     assert len(votakvot.load_trials(str(tmp_path / "sender"))) == 1
     assert not (tmp_path / __name__).exists()
+
+
+def test_modules_registered_by_value_with_cloudpickle_travel_by_value(tmp_path):
+    """cloudpickle sends a tracked function by value when its module is registered so (code that
+    workers cannot import), and by reference otherwise; either way it takes the settings along."""
+    cloudpickle = pytest.importorskip("cloudpickle")
+    import worker_tasks
+
+    votakvot.init(path=str(tmp_path / "sender"), **FAST)
+    by_reference = cloudpickle.dumps(worker_tasks.work)
+    cloudpickle.register_pickle_by_value(worker_tasks)
+    try:
+        by_value = cloudpickle.dumps(worker_tasks.work)
+    finally:
+        cloudpickle.unregister_pickle_by_value(worker_tasks)
+    votakvot.testing.reset()
+    assert pickle.loads(by_reference).__wrapped__ is worker_tasks.work.__wrapped__
+    rebuilt = pickle.loads(by_value)
+    assert rebuilt.__wrapped__ is not worker_tasks.work.__wrapped__
+    assert rebuilt(7)["x"] == 7
+    (trial,) = votakvot.load_trials(str(tmp_path / "sender")).values()
+    assert trial.tid.startswith("worker_tasks/work/")

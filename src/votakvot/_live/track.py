@@ -139,7 +139,7 @@ class Tracked:
         carried = carry.capture(self._carried)
         home = self._home
         module, qualname = home.__module__, home.__qualname__
-        if _lookup(module, qualname) is home and not (module == "__main__" and _cloudpickling()):
+        if _lookup(module, qualname) is home and not _sent_by_value(module):
             return (_by_reference, (module, qualname, carried))
         return (_by_value, (self.__wrapped__, self._trial_name, carried))
 
@@ -151,15 +151,20 @@ def _lookup(module: str, qualname: str) -> Any:
     return found
 
 
-def _cloudpickling() -> bool:
-    """Tells whether cloudpickle (Dask, Ray, loky) is pickling: it sends functions of `__main__`
-    by value, since the process at the other end runs another `__main__`. Plain pickle
-    (multiprocessing) sends them by reference, which spawned children resolve by running the
-    main module again. No argument tells which pickler called, so look at who is on the stack."""
+def _sent_by_value(module: str) -> bool:
+    """Tells whether cloudpickle (Dask, Ray, loky) is pickling and sends functions of `module`
+    by value: those of `__main__` (the process at the other end runs another `__main__`) and of
+    modules registered with `cloudpickle.register_pickle_by_value`. Plain pickle
+    (multiprocessing) sends everything by reference; spawned children resolve `__main__` by
+    running the main module again. No argument tells which pickler called, so look at the stack.
+    """
     frame: Any = sys._getframe(1)
     while frame is not None:
-        if "cloudpickle" in frame.f_globals.get("__name__", ""):
-            return True
+        names = frame.f_globals
+        if "cloudpickle" in names.get("__name__", ""):
+            by_value = names.get("_PICKLE_BY_VALUE_MODULES", ())
+            parts = module.split(".")
+            return module == "__main__" or any(".".join(parts[:i]) in by_value for i in range(1, len(parts) + 1))
         frame = frame.f_back
     return False
 
