@@ -144,13 +144,16 @@ def test_version_is_a_string():
     assert sys.modules["votakvot"] is votakvot
 
 
-def test_missing_filesystem_package_names_the_extra(tmp_path):
-    """A URL whose fsspec implementation is not installed raises MissingDependencyError naming the extra."""
+def test_missing_filesystem_package_names_the_extra(tmp_path, monkeypatch):
+    """A URL whose fsspec implementation is not installed raises MissingDependencyError naming the
+    extra: at init, and at the first trial when the root comes from $VOTAKVOT_PATH."""
     import importlib.util
 
     if importlib.util.find_spec("gcsfs") is not None:
         pytest.skip("gcsfs is installed here")
-    votakvot.init(path="gs://some-bucket/exp")
+    with pytest.raises(votakvot.errors.MissingDependencyError, match=r"votakvot\[gcs\]"):
+        votakvot.init(path="gs://some-bucket/exp")
+    monkeypatch.setenv("VOTAKVOT_PATH", "gs://some-bucket/exp")
     with pytest.raises(votakvot.errors.MissingDependencyError, match=r"votakvot\[gcs\]"), votakvot.trial("x"):
         pass
     with pytest.raises(ImportError):

@@ -216,10 +216,10 @@ def test_failing_generator_is_recorded_and_reraised(root):
 def test_tracked_function_is_picklable(root):
     """A decorated module-level function survives pickle and the unpickled one still tracks its calls."""
     votakvot.init(path=root, **FAST)
-    for fn in (combine, square_later, countdown):
-        restored = pickle.loads(pickle.dumps(fn))
-        assert restored is fn
+    for fn in (square_later, countdown):
+        assert pickle.loads(pickle.dumps(fn)) is fn
     restored = pickle.loads(pickle.dumps(combine))
+    assert restored.__wrapped__ is combine.__wrapped__
     assert restored(5, 5) == 10
     trial = _only(root, f"{__name__}/combine/")
     assert trial.result == 10
@@ -289,3 +289,107 @@ def test_init_again_replaces_every_earlier_setting(tmp_path):
     votakvot.init()
     combine(3)
     assert (tmp_path / __name__ / "combine").is_dir()
+
+
+class Model:
+    """A class with a tracked method."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    @votakvot.track()
+    def fit(self, x, epochs=1):
+        return x * self.scale * epochs
+
+
+def test_tracked_function_looks_like_the_function():
+    """A tracked plain function keeps __wrapped__, __doc__ and its signature; async and generator
+    functions stay functions that inspect recognises."""
+    import inspect
+
+    assert combine.__wrapped__.__name__ == "combine"
+    assert inspect.signature(combine) == inspect.signature(combine.__wrapped__)
+    assert explode.__doc__ is None and Model.fit.__doc__ is None
+    assert inspect.iscoroutinefunction(square_later)
+    assert inspect.isgeneratorfunction(countdown)
+
+
+def test_tracked_method_binds_to_its_object(root):
+    """A tracked method binds like a method: `self` is passed and left out of the params."""
+    votakvot.init(path=root, **FAST)
+    assert Model(3).fit(2, epochs=2) == 12
+    trial = _only(root, f"{__name__}/Model.fit/")
+    assert dict(trial.params) == {"x": 2, "epochs": 2}
+    assert trial.result == 12
+
+
+def test_pickled_call_runs_with_the_senders_settings_and_parent(tmp_path):
+    """A tracked function pickled after init, inside a trial, runs where the sender's trials go
+    (with its other settings) and records the sender's trial as parent, in a process with no init."""
+    sender = str(tmp_path / "sender")
+    votakvot.init(path=sender, sinks=["yaml"], **FAST)
+    with votakvot.trial("driver") as driver:
+        sent = pickle.dumps(combine)
+    votakvot.testing.reset()  # the receiving side: no init, no $VOTAKVOT_SETTINGS
+    assert pickle.loads(sent)(1) == 3
+    trial = _only(sender, f"{__name__}/combine/")
+    assert trial.data["parent"] == driver.tid
+    assert "metrics.csv" not in trial.attached
+    assert not (tmp_path / __name__).exists()
+
+
+def test_receivers_own_init_wins_over_the_carried_settings(tmp_path):
+    """A process that called init itself keeps its own settings for calls sent to it."""
+    votakvot.init(path=str(tmp_path / "sender"))
+    sent = pickle.dumps(combine)
+    votakvot.testing.reset()
+    votakvot.init(path=str(tmp_path / "receiver"), **FAST)
+    pickle.loads(sent)(1)
+    assert len(votakvot.load_trials(str(tmp_path / "receiver"))) == 1
+    assert not (tmp_path / "sender").exists()
+
+
+def test_votakvot_path_of_the_sender_is_carried(tmp_path, monkeypatch):
+    """The sender's $VOTAKVOT_PATH travels too; with nothing set, the receiver keeps its own root."""
+    monkeypatch.setenv("VOTAKVOT_PATH", "from-env")
+    sent_with_path = pickle.dumps(combine)
+    monkeypatch.delenv("VOTAKVOT_PATH")
+    sent_without = pickle.dumps(combine)
+    os.chdir(tmp_path / "..")
+    pickle.loads(sent_with_path)(1)
+    assert (tmp_path / "from-env" / __name__ / "combine").is_dir()
+    pickle.loads(sent_without)(2)
+    assert (tmp_path.parent / __name__ / "combine").is_dir()
+
+
+def test_a_received_function_sent_on_keeps_the_settings(tmp_path):
+    """A received function sent on again (a task that submits tasks) takes the same settings along."""
+    votakvot.init(path=str(tmp_path / "sender"), **FAST)
+    sent = pickle.dumps(combine)
+    votakvot.testing.reset()
+    sent_on = pickle.dumps(pickle.loads(sent))
+    pickle.loads(sent_on)(4)
+    assert len(votakvot.load_trials(str(tmp_path / "sender"))) == 1
+    assert not (tmp_path / __name__).exists()
+
+
+def test_modules_registered_by_value_with_cloudpickle_travel_by_value(tmp_path):
+    """cloudpickle sends a tracked function by value when its module is registered so (code that
+    workers cannot import), and by reference otherwise; either way it takes the settings along."""
+    cloudpickle = pytest.importorskip("cloudpickle")
+    import worker_tasks
+
+    votakvot.init(path=str(tmp_path / "sender"), **FAST)
+    by_reference = cloudpickle.dumps(worker_tasks.work)
+    cloudpickle.register_pickle_by_value(worker_tasks)
+    try:
+        by_value = cloudpickle.dumps(worker_tasks.work)
+    finally:
+        cloudpickle.unregister_pickle_by_value(worker_tasks)
+    votakvot.testing.reset()
+    assert pickle.loads(by_reference).__wrapped__ is worker_tasks.work.__wrapped__
+    rebuilt = pickle.loads(by_value)
+    assert rebuilt.__wrapped__ is not worker_tasks.work.__wrapped__
+    assert rebuilt(7)["x"] == 7
+    (trial,) = votakvot.load_trials(str(tmp_path / "sender")).values()
+    assert trial.tid.startswith("worker_tasks/work/")

@@ -18,7 +18,7 @@ from ._live.resumable import call, resumable_fn
 from ._live.track import track
 from ._live.trial import LiveTrial, current
 from ._live.verbs import MetricSeries, attach, inform, meter, series, trial, trial_at
-from ._process.settings import init
+from ._process.settings import Settings, init, settings
 from ._read.report import load_report, load_trials
 from ._read.trial import AttrDict, Trial
 from ._version import __version__
@@ -28,6 +28,7 @@ __all__ = [
     "InertObject",
     "LiveTrial",
     "MetricSeries",
+    "Settings",
     "Trial",
     "__version__",
     "attach",
@@ -45,6 +46,7 @@ __all__ = [
     "plugins",
     "resumable_fn",
     "series",
+    "settings",
     "track",
     "trial",
     "trial_at",

@@ -10,3 +10,6 @@ PLUGINS = "VOTAKVOT_PLUGINS"
 CACHE_DIR = "VOTAKVOT_CACHE_DIR"
 # Set to "0" to load reports without the local index (every document is parsed every time).
 INDEX = "VOTAKVOT_INDEX"
+# The settings of `votakvot.init` as JSON, written by `init` so that processes started after it
+# (spawn and forkserver pools, loky, Dask and Ray workers started later) track into the same root.
+SETTINGS = "VOTAKVOT_SETTINGS"

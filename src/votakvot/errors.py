@@ -13,6 +13,7 @@
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
      ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False; resuming)
      ├── PluginError (RuntimeError)          a plug-in that cannot be found or loaded when asked for
+     ├── SettingsError (ValueError)          an init() option that cannot work, refused when given
      ├── MissingDependencyError (ImportError) an optional package needed for this path or feature
      └── StorageError (OSError)              something tracked could not be stored
 
@@ -32,6 +33,7 @@ __all__ = [
     "MissingPathWarning",
     "ParamsMismatchError",
     "PluginError",
+    "SettingsError",
     "StorageError",
     "StorageWarning",
     "SymlinkError",
@@ -104,6 +106,10 @@ class TrialLoadError(VotakvotError, ValueError):
 
 class PluginError(VotakvotError, RuntimeError):
     """A plug-in asked for by name is not installed or failed to load."""
+
+
+class SettingsError(VotakvotError, ValueError):
+    """An option given to `init` (or a value for it) cannot work; the message says what to give."""
 
 
 class MissingDependencyError(VotakvotError, ImportError):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from . import plugins
-from ._process import state
+from ._process import settings, state
 
 __all__ = ["collect", "once_per_collection", "providers"]  # noqa: F822 - built lazily
 
@@ -94,6 +94,7 @@ class _Worker:
         threading.Thread(target=self._run, name="votakvot-meta", daemon=True).start()
 
     def _run(self) -> None:
+        state.quiet_thread()
         while True:
             ctx, items, out, done = self.jobs.get()
             for name, provider in items:
@@ -162,6 +163,32 @@ def _put(meta: dict[str, Any], name: str, value: Any) -> None:
             child = node[part] = {}
         node = child
     node[leaf] = value
+
+
+def _table() -> dict[str, Callable[[], Any]]:
+    """The installed provider table, built now if nothing asked for it yet."""
+    table: dict[str, Callable[[], Any]] = globals().get("providers") or __getattr__("providers")
+    return table
+
+
+# How a provider table travels to other processes (see `votakvot.settings()`): an installed
+# provider by its name (the other process uses its own), a module-level function by reference.
+_INSTALLED = "installed"
+
+
+def _reference(name: str, provider: Callable[[], Any]) -> str | None:
+    if _table().get(name) is provider:
+        return _INSTALLED
+    return settings.module_reference(name, provider)
+
+
+def _resolve(name: str, ref: str) -> Callable[[], Any] | None:
+    if ref == _INSTALLED:
+        return _table().get(name)
+    return settings.import_reference(name, ref)
+
+
+settings.use_provider_references(_reference, _resolve)
 
 
 def _reset() -> None:

@@ -53,9 +53,10 @@ from ._files.layout import (
     metrics_file,
     parse_metrics_file,
 )
+from ._process import settings as process_settings
 from ._process import state
 from ._process.settings import Settings
-from .errors import PluginError
+from .errors import PluginError, SettingsError
 
 __all__ = [
     "DOCUMENT",
@@ -309,6 +310,27 @@ def get(group: str, name: str) -> Any:
     if name not in found:
         raise PluginError(f"no {group} plug-in named {name!r}; installed: {sorted(found)}")
     return found[name]
+
+
+def _check_settings(config: Settings) -> None:
+    """Refuses sink and snapshot serializer names that name no installed plug-in (at `init`)."""
+    if config.sinks is not None:
+        installed = entries(SINKS)
+        unknown = [name for name in config.sinks if name not in installed]
+        if unknown:
+            raise SettingsError(
+                f"init(sinks={list(config.sinks)!r}) names sinks that are not installed: {unknown}; "
+                f"installed: {sorted(installed)}"
+            )
+    serializers = entries(SERIALIZERS)
+    if config.snapshot_serializer not in serializers:
+        raise SettingsError(
+            f"init(snapshot_serializer={config.snapshot_serializer!r}) is not an installed serializer; "
+            f"installed: {sorted(serializers)}"
+        )
+
+
+process_settings.add_check(_check_settings)
 
 
 def reset() -> None:

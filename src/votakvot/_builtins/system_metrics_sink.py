@@ -8,6 +8,7 @@ when it finishes, so it never outlives the trial.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from typing import Any
 
@@ -50,6 +51,9 @@ class SystemMetricsSink:
             self.thread = None
 
     def _run(self, process: Any) -> None:
+        # Leave SIGINT and SIGTERM to the main thread, where Python acts on them.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while not self.stop.wait(self.period):
             try:
                 sample = self._sample(process)

@@ -1,8 +1,9 @@
 """Where trial folders live: the local disk through `os`, anything else through fsspec.
 
 A `Store` hides the difference. Local paths take a fast path (plain `os` calls, no fsspec
-import); URLs with a protocol go through fsspec. Every write a reader may see is atomic, and
-on the local disk no write below a trial folder follows a symbolic link (see `confined`).
+import); URLs with a protocol (or fsspec filesystem objects) go through fsspec, with the
+storage options the user gave and short timeouts on S3. Every write a reader may see is atomic,
+and on the local disk no write below a trial folder follows a symbolic link (see `confined`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import contextlib
 import os
 import stat
 import threading
+from collections.abc import Mapping
 from typing import IO, Any
 
-from ..errors import MissingDependencyError
+from .._process import settings as process_settings
+from ..errors import MissingDependencyError, SettingsError
 from . import confined, layout
 
 # Object stores write a whole object on close, so a direct write is already atomic there.
@@ -21,6 +24,18 @@ _ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfs
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 # What fsspec's calls on many paths (`cat`, `rm`, ...) expand as globs.
 _FSSPEC_GLOB_CHARS = "*?["
+
+# botocore's own defaults try an unreachable endpoint 5 times with growing pauses (about 11 s
+# per request), and a trial makes several: fail within seconds instead, with botocore's error.
+# The user's storage options, fsspec's config (FSSPEC_S3_*) and AWS_MAX_ATTEMPTS /
+# AWS_RETRY_MODE override these.
+S3_DEFAULTS: dict[str, Any] = {
+    "config_kwargs": {
+        "connect_timeout": 3,
+        "read_timeout": 15,
+        "retries": {"total_max_attempts": 2, "mode": "standard"},
+    },
+}
 
 
 def is_local(url: str) -> bool:
@@ -149,14 +164,18 @@ class LocalStore(Store):
 
 
 class FsspecStore(Store):
-    """Any filesystem fsspec reaches (memory://, s3://, gs://, ssh://, ...)."""
+    """Any filesystem fsspec reaches (memory://, s3://, gs://, ssh://, ...), also one given as
+    an object (a `DirFileSystem` is seen through: its addresses are those of the store below)."""
 
-    def __init__(self, fs: Any, protocol: str) -> None:
+    def __init__(self, fs: Any, protocol: str | None = None) -> None:
         self.fs = fs
-        self.protocol = protocol
-        self._atomic_put = protocol in _ATOMIC_PUT_PROTOCOLS
+        self.protocol = protocol or _protocol_of(fs)
+        inner = fs.fs if self.protocol == "dir" else fs
+        self._atomic_put = _protocol_of(inner) in _ATOMIC_PUT_PROTOCOLS
 
     def url(self, path: str) -> str:
+        if self.protocol == "dir":
+            return FsspecStore(self.fs.fs).url(self.fs._join(path))
         if self.protocol == "memory":  # memory:// paths carry a leading "/" the user did not write
             return "memory://" + path.lstrip("/")
         return str(self.fs.unstrip_protocol(path))
@@ -250,23 +269,129 @@ class Folder:
             self.store.remove(self.store.join(self.path, *name.split("/")))
 
 
+def _protocol_of(fs: Any) -> str:
+    protocol = fs.protocol
+    return str(protocol[0] if isinstance(protocol, (tuple, list)) else protocol)
+
+
 _LOCAL = LocalStore()
 
 
-def open_store(url: str) -> tuple[Store, str]:
-    """Returns the store for `url` and the native path inside it."""
-    if is_local(url):
-        path = url[len("file://") :] if url.startswith("file://") else url
-        return _LOCAL, os.path.abspath(os.path.expanduser(path))
-    protocol = url.split("://", 1)[0]
+def _fsspec() -> Any:
     try:
         import fsspec
     except ImportError as e:  # pragma: no cover - fsspec is a runtime dependency
         raise MissingDependencyError("fsspec is needed for URLs; pip install fsspec") from e
+    return fsspec
+
+
+def _protocols(url: str) -> list[str]:
+    """The protocols of a URL, chained ones too (`simplecache::s3://b/x` -> simplecache, s3)."""
+    return [part.split("://", 1)[0] for part in url.split("::") if "://" in part]
+
+
+def _missing(protocol: str, error: ImportError) -> MissingDependencyError:
+    extra = _EXTRAS.get(protocol)
+    hint = f"pip install 'votakvot[{extra}]'" if extra else f"install the fsspec implementation for {protocol!r}"
+    return MissingDependencyError(f"the {protocol}:// filesystem needs an extra package: {hint} ({error})")
+
+
+def _merged(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Merges option dicts, later ones winning; dict values (config_kwargs, ...) merge a level deeper."""
+    out: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = value
+    return out
+
+
+def _with_defaults(protocol: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    if protocol not in ("s3", "s3a"):
+        return dict(options or {})
+    defaults = S3_DEFAULTS
+    if os.environ.get("AWS_MAX_ATTEMPTS") or os.environ.get("AWS_RETRY_MODE"):
+        defaults = {"config_kwargs": {k: v for k, v in S3_DEFAULTS["config_kwargs"].items() if k != "retries"}}
+    config = _fsspec().config.conf
+    return _merged(defaults, config.get("s3a" if protocol == "s3a" else "s3"), options)
+
+
+def open_url(url: str, storage_options: Mapping[str, Any] | None = None) -> tuple[Store, str]:
+    """Returns the store for `url` (a path or fsspec URL) and the native path inside it."""
+    if is_local(url):
+        path = url[len("file://") :] if url.startswith("file://") else url
+        return _LOCAL, os.path.abspath(os.path.expanduser(path))
+    protocols = _protocols(url)
+    fsspec = _fsspec()
+    options = _with_defaults(protocols[-1], storage_options) if len(protocols) == 1 else dict(storage_options or {})
     try:
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, path = fsspec.core.url_to_fs(url, **options)
     except ImportError as e:
-        extra = _EXTRAS.get(protocol)
-        hint = f"pip install 'votakvot[{extra}]'" if extra else f"install the fsspec implementation for {protocol!r}"
-        raise MissingDependencyError(f"the {protocol}:// filesystem needs an extra package: {hint} ({e})") from e
-    return FsspecStore(fs, protocol), path.rstrip("/")
+        raise _missing(protocols[-1], e) from e
+    return FsspecStore(fs, protocols[0]), path.rstrip("/")
+
+
+def open_root(
+    config: process_settings.Settings, storage_options: Mapping[str, Any] | None = None
+) -> tuple[Store, str]:
+    """Returns the store and native path of the root that `config` names (with other
+    `storage_options` than config's, if given)."""
+    if config.filesystem is not None:
+        return FsspecStore(config.filesystem), (config.path or "").rstrip("/")
+    return open_url(config.root(), storage_options if storage_options is not None else config.storage_options)
+
+
+def open_store(location: Any, storage_options: Mapping[str, Any] | None = None) -> tuple[Store, str]:
+    """Returns the store and native path of `location`: a path or URL, an fsspec filesystem
+    (its top) or `FSMap` (its folder). Without `storage_options`, a URL of the root's protocol
+    uses the root's filesystem and options, as `init` gave them."""
+    fsspec = _fsspec() if not isinstance(location, (str, os.PathLike)) else None
+    if fsspec is not None and isinstance(location, fsspec.AbstractFileSystem):
+        return FsspecStore(location), ""
+    if fsspec is not None and isinstance(location, fsspec.FSMap):
+        return FsspecStore(location.fs), location.root.rstrip("/")
+    if not isinstance(location, (str, os.PathLike)):
+        raise TypeError(f"{location!r} is not a path, an fsspec URL, an fsspec filesystem or an FSMap")
+    url = os.fspath(location)
+    if storage_options is None and not is_local(url):
+        config = process_settings.current()
+        protocol = _protocols(url)[:1]
+        if config.filesystem is not None:
+            inner = config.filesystem.fs if _protocol_of(config.filesystem) == "dir" else config.filesystem
+            known = inner.protocol if isinstance(inner.protocol, (tuple, list)) else (inner.protocol,)
+            if protocol[0] in known:
+                return FsspecStore(inner), inner._strip_protocol(url).rstrip("/")
+        elif config.storage_options is not None and protocol == _protocols(config.root())[:1]:
+            storage_options = config.storage_options
+    return open_url(url, storage_options)
+
+
+def check_settings(config: process_settings.Settings) -> None:
+    """Refuses a root whose protocol fsspec does not know (or whose package is missing), and
+    storage options given for a local root."""
+    if config.filesystem is not None:
+        return
+    root = config.root()
+    if is_local(root):
+        if config.storage_options is not None:
+            raise SettingsError(
+                f"init(storage_options=...) apply to fsspec URLs, but the root {root!r} is a local folder; "
+                "give a URL such as 's3://bucket/exp' as path, or leave storage_options out"
+            )
+        return
+    fsspec = _fsspec()
+    for protocol in _protocols(root):
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except ImportError as e:
+            raise _missing(protocol, e) from e
+        except ValueError as e:
+            raise SettingsError(
+                f"init(path={root!r}): fsspec knows no protocol {protocol!r}; give a local folder or a URL "
+                f"of a known one ({', '.join(sorted(fsspec.available_protocols())[:12])}, ...)"
+            ) from e
+
+
+process_settings.add_check(check_settings)

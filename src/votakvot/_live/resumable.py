@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..errors import CallArgumentError
+from .._process import settings
+from ..errors import CallArgumentError, SettingsError
 from .verbs import trial_at
 
 
@@ -54,17 +57,41 @@ def _seconds(period: float | datetime.timedelta) -> float:
     return period.total_seconds() if isinstance(period, datetime.timedelta) else float(period)
 
 
-def call(tid: str, fn: Callable[..., Any] | type[resumable_fn], params: dict[str, Any] | None = None) -> Any:
+def call(
+    tid: str,
+    fn: Callable[..., Any] | type[resumable_fn],
+    params: dict[str, Any] | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Any:
     """Runs `fn(**params)` as the trial with the explicit id `tid` and returns its result.
 
     A trial already `done` at that id is not run again: its stored result is returned. Only one
     run computes an id at a time: a second caller while it runs gets `TrialBusyError`. A
     `resumable_fn` subclass with a snapshot at that id resumes from it. Different params for an
-    existing id raise `ParamsMismatchError`.
+    existing id raise `ParamsMismatchError`. `storage_options` replace init's for this call.
 
         votakvot.call(f"resumable_pi/n={n}", my_function, {"n": n})
     """
     params = _checked(tid, fn, params)
+    with contextlib.ExitStack() as stack:
+        if storage_options is not None:
+            stack.enter_context(settings.scoped(_with_options(storage_options)))
+        return _call(tid, fn, params)
+
+
+def _with_options(storage_options: Mapping[str, Any]) -> settings.Settings:
+    config = settings.current()
+    if not isinstance(storage_options, Mapping):
+        raise SettingsError(f"call(storage_options={storage_options!r}) must be a dict of fsspec options")
+    if config.filesystem is not None:
+        raise SettingsError(
+            "call(storage_options=...) with a filesystem object as the root: the filesystem has its own options"
+        )
+    return dataclasses.replace(config, storage_options=dict(storage_options))
+
+
+def _call(tid: str, fn: Callable[..., Any] | type[resumable_fn], params: dict[str, Any]) -> Any:
     t = trial_at(tid, **params)
     previous = t.existing()
     if previous is not None and previous.status == "done":

@@ -49,6 +49,7 @@ def unregister(key: Hashable) -> None:
 
 def _run() -> None:
     global _thread
+    state.quiet_thread()
     due: dict[Hashable, float] = {}
     idle_since = time.monotonic()
     while True:

@@ -20,8 +20,9 @@ from typing import IO, Any
 
 from .. import _version, meta
 from .._files import layout
-from .._files.storage import Folder, Store, open_store
+from .._files.storage import Folder, Store, open_root
 from .._process import settings as process_settings
+from .._process import state
 from .._read.trial import Trial
 from ..errors import AttachPathError, StorageError, StorageWarning, SymlinkError, TrialStateError
 from ..events import Attached, Finished, Informed, Metered, Restored, Snapshotted, Started
@@ -37,6 +38,14 @@ _UNREAD: Any = object()
 _time = time.time
 
 _active: contextvars.ContextVar[LiveTrial | None] = contextvars.ContextVar("votakvot_trial", default=None)
+# The tid of the trial a call was sent from by another process (see `carry`): the parent of a
+# trial opened here with no live trial of its own around it.
+remote_parent: contextvars.ContextVar[str | None] = contextvars.ContextVar("votakvot_remote_parent", default=None)
+# Live trials opened on the main thread, innermost last: pools pickle calls in helper threads,
+# which see no trial of their own.
+_main_thread_trials: list[LiveTrial] = []
+_MAIN_THREAD = threading.main_thread()
+state.register(reset=_main_thread_trials.clear)
 
 
 def _now() -> datetime.datetime:
@@ -46,6 +55,15 @@ def _now() -> datetime.datetime:
 def current() -> LiveTrial | None:
     """Returns the innermost live trial of this thread or asyncio task, if any."""
     return _active.get()
+
+
+def sending_trial() -> LiveTrial | None:
+    """The trial a call pickled now is sent from: the innermost live trial of this thread, else
+    (pools pickle calls in a helper thread) the innermost one of the main thread."""
+    trial = _active.get()
+    if trial is None and _main_thread_trials:
+        trial = _main_thread_trials[-1]
+    return trial
 
 
 class LiveTrial:
@@ -81,7 +99,7 @@ class LiveTrial:
         self.parent: str | None = None
         self.resumed = 0
         self.previous: Trial | None = None
-        store, root = open_store(self.settings.root())
+        store, root = open_root(self.settings)
         self.store: Store = store
         self.root = root
         self.folder = store.join(root, *tid.split("/"))
@@ -97,6 +115,7 @@ class LiveTrial:
         self._foreign = False  # inherited by a forked child: the parent's, not this process's
         self._unstored: StorageError | None = None
         self._claim: Claim | None = None
+        self._on_main_thread = False
         self._started_at = 0.0
         self._before = 0.0  # seconds from the first start to this session's (resumed trials)
 
@@ -121,8 +140,7 @@ class LiveTrial:
         providers = settings.meta_providers if settings.meta_providers is not None else meta.providers
         self.meta = meta.collect(providers, timeout=settings.meta_timeout)
         parent = _active.get()
-        if parent is not None:
-            self.parent = parent.tid
+        self.parent = parent.tid if parent is not None else remote_parent.get()
         self._bus = TrialBus(self.tid, build_sinks(self))
         self.status = "resumed" if self.resumed else "running"
         now = _now()
@@ -133,6 +151,9 @@ class LiveTrial:
         self._started_at = time.perf_counter()
         self._open = True
         self._token = _active.set(self)
+        if threading.current_thread() is _MAIN_THREAD:
+            self._on_main_thread = True
+            _main_thread_trials.append(self)
         shutdown.register(self)
         self._bus.publish(Started, lambda: Started(self))
         ticker.register((id(self), "flush"), self._tick, settings.flush_interval)
@@ -181,6 +202,8 @@ class LiveTrial:
             self._release_claim()
         except Exception as e:  # the document is final; a claim left behind is taken over later
             log.warning("trial %r could not release its claim: %r", self.tid, e)
+        if self._on_main_thread:
+            _main_thread_trials.remove(self)
         failures = self._bus.unstored()
         if failures:
             self._unstored = StorageError(self.tid, failures, self.result)

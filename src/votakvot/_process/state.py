@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Callable
 
 log = logging.getLogger("votakvot.process")
@@ -26,6 +27,15 @@ def reset() -> None:
     """Resets every registered piece of state, in registration order."""
     for fn in _resets:
         fn()
+
+
+def quiet_thread() -> None:
+    """Blocks SIGINT and SIGTERM in the calling helper thread. The kernel then delivers them to
+    the main thread, whose wait in C code (a pool worker waiting for its next task) they
+    interrupt, so its handler runs; taken by a helper thread, they would be noted and never
+    acted on, and `Pool.terminate()` would wait for that worker forever."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _in_child() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import _envvars
 from .._files import layout
-from .._files.storage import Store, open_store
+from .._files.storage import Store, open_root, open_store
 from .._process import collector, settings
 from ..errors import MissingPathWarning, TrialLoadError
 from . import discovery, report_index
@@ -80,18 +80,17 @@ class LoadResult:
 
 
 def _load(
-    path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
+    path: Any, options: Any, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
 ) -> LoadResult:
     with collector.paused():
-        return _load_all(path, safe=safe, trusted=trusted, rows=rows, full=full, index=index)
+        return _load_all(path, options, safe=safe, trusted=trusted, rows=rows, full=full, index=index)
 
 
 def _load_all(
-    path: str | os.PathLike[str] | None, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
+    path: Any, options: Any, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
 ) -> LoadResult:
     config = settings.current()
-    root_url = config.root()
-    store, pattern = open_store(os.fspath(path) if path is not None else root_url)
+    store, pattern = open_store(path, options) if path is not None else open_root(config, options)
     use_index = (index if index is not None else report_index.enabled()) and not trusted
     # A path that exists as written is read as written: trial names may hold '[' or '*'.
     literal = not discovery.has_glob(pattern) or store.exists(pattern)
@@ -102,7 +101,7 @@ def _load_all(
     found = discovery.find(store, pattern, listings, known, literal=literal)
     if not found.signatures and not found.unchanged:
         _warn_if_missing(store, found.base, pattern)
-    anchors = _anchors(store, found.base, root_url, config)
+    anchors = _anchors(store, found.base, config)
     rows = rows or cache is not None
 
     kept, stale, refreshed = _still_valid(known, found, full)
@@ -227,9 +226,9 @@ def _still_valid(
     return kept, stale, refreshed
 
 
-def _anchors(store: Store, base: str, root_url: str, config: settings.Settings) -> list[str]:
+def _anchors(store: Store, base: str, config: settings.Settings) -> list[str]:
     """Folders that trial ids are relative to: the root from init, or the loaded path."""
-    root_store, root = open_store(root_url)
+    root_store, root = open_root(config)
     same_store = type(root_store) is type(store) and store.url(root) == root_store.url(root)
     explicit_root = config.path is not None or bool(os.environ.get(_envvars.PATH))
     if not same_store:
@@ -247,11 +246,12 @@ def _tid(store: Store, folder: str, anchors: list[str], doc_tid: Any) -> str:
 
 
 def load_trials(
-    path: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | Any | None = None,
     *,
     safe: bool = True,
     trusted: bool = False,
     index: bool | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> dict[str, Trial]:
     """Loads every trial below `path` (default: the root from `init`) as `{tid: votakvot.Trial}`.
 
@@ -259,12 +259,14 @@ def load_trials(
     A trial folder that cannot be read is skipped with a warning (raised with `safe=False`).
     `trusted=True` builds `!!python/...` values (which can run code from the files).
     `index=True` uses the local report index for discovery (off by default here).
+    `path` may also be an fsspec filesystem object or `FSMap`; `storage_options` go to fsspec
+    (default: init's, for URLs of the root's protocol).
 
         trials = votakvot.load_trials("./my-results/**/21-05-20")
     """
     trials: dict[str, Trial] = {}
     # Without report rows the index saves little: discovery alone is what it would skip.
-    loaded = _load(path, safe=safe, trusted=trusted, rows=False, full=False, index=bool(index))
+    loaded = _load(path, storage_options, safe=safe, trusted=trusted, rows=False, full=False, index=bool(index))
     for trial in loaded.trials:
         if trial.tid in trials:  # two folders claim one id (e.g. a copied folder): keep both
             trial.tid = trial.path
@@ -280,12 +282,13 @@ def _column(section: str, name: str, owners: set[str]) -> str:
 
 
 def load_report(
-    path: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | Any | None = None,
     full: bool = False,
     *,
     safe: bool = True,
     trusted: bool = False,
     index: bool | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> Any:
     """Loads trials below `path` into a DataFrame: one row per trial, RangeIndex.
 
@@ -294,13 +297,16 @@ def load_report(
     between sections keep their section prefix. `full=True` adds every field of the document as a
     dotted column (`meta.git.commit`, `at.duration`, ...). No trials: an empty DataFrame.
     `index=False` (or `VOTAKVOT_INDEX=0`) skips the local report index (see the README).
+    `path` may also be an fsspec filesystem object or `FSMap`; `storage_options` go to fsspec
+    (default: init's, for URLs of the root's protocol).
 
         df = votakvot.load_report("./my-results")
     """
     import pandas as pd
 
     with collector.paused():  # the frame is built from as many small objects as the load made
-        return _frame(pd, _load(path, safe=safe, trusted=trusted, rows=True, full=full, index=index), full)
+        loaded = _load(path, storage_options, safe=safe, trusted=trusted, rows=True, full=full, index=index)
+        return _frame(pd, loaded, full)
 
 
 def _frame(pd: Any, loaded: LoadResult, full: bool) -> Any:
