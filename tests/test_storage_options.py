@@ -177,6 +177,21 @@ def test_unreachable_endpoint_fails_with_its_cause(caplog):
     assert url in reported
 
 
+def test_an_unreachable_store_ends_the_trial_with_storage_error_in_seconds():
+    """A trial whose store cannot be reached raises StorageError at its end, naming the trial
+    folder and botocore's cause, with the computed result kept; no 40 s of silence first (the
+    bound is botocore's two quick tries per request, counted in the test below)."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    votakvot.init(path="s3://nowhere/exp", storage_options=_options(url))
+    with pytest.raises(votakvot.errors.StorageError) as caught, votakvot.trial("unreachable") as t:
+        votakvot.meter(x=1)
+        t.result = 5
+    error = caught.value
+    assert error.result == 5 and error.tid == t.tid
+    assert any(t.path in where for where, _ in error.failures)
+    assert any("Could not connect to the endpoint URL" in repr(cause) for _, cause in error.failures)
+
+
 def _counting_session() -> tuple[object, dict[str, int]]:
     """An aiobotocore session that counts S3 API calls and the HTTP attempts made for them."""
     from aiobotocore.session import AioSession

@@ -51,8 +51,9 @@ class TrialBus:
     """Publishes one trial's events: sinks first (in reverse on `Finished`, so the trial
     document is written last), then user handlers in registration order."""
 
-    def __init__(self, tid: str, sinks: list[Any]) -> None:
+    def __init__(self, tid: str, sinks: list[Any], path: str = "") -> None:
         self.tid = tid
+        self.path = path
         self.sinks: list[Any] = []
         self._sink_of: dict[Handler, Any] = {}
         # Per sink (by id): what it could not store, as (file or sink, cause).
@@ -130,7 +131,8 @@ class TrialBus:
 
     def _sink_failed(self, event_type: type, handler: Handler, error: Exception) -> None:
         sink = self._sink_of.get(handler)
-        where = getattr(error, "filename", None) or f"{type(sink).__name__} of {self.tid}"
+        # The file, when the error names it; else the trial folder and the sink that failed there.
+        where = getattr(error, "filename", None) or f"{self.path or self.tid} ({type(sink).__name__})"
         failures = self._unstored.setdefault(id(sink), [])
         if not failures:
             log.warning(

@@ -141,7 +141,7 @@ class LiveTrial:
         self.meta = meta.collect(providers, timeout=settings.meta_timeout)
         parent = _active.get()
         self.parent = parent.tid if parent is not None else remote_parent.get()
-        self._bus = TrialBus(self.tid, build_sinks(self))
+        self._bus = TrialBus(self.tid, build_sinks(self), self.path)
         self.status = "resumed" if self.resumed else "running"
         now = _now()
         first = self.at.setdefault("started", now)  # a resumed trial keeps its first start
