@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
-import socket
 import subprocess
 import time
 import uuid
@@ -17,7 +15,7 @@ import pytest
 
 import votakvot
 import votakvot.metrics
-from conftest import child_pids, run_python, wait_for_children
+from conftest import child_pids, moto_s3_server, run_python, wait_for_children
 from votakvot.errors import MissingPathWarning, TrialFailedError, TrialLoadError
 
 s3fs = pytest.importorskip("s3fs")
@@ -28,33 +26,22 @@ STANDARD = ["tid", "trial", "status"]
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """A moto S3 server on a free local port, with fsspec's s3 config pointing at it."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     saved_env = {k: os.environ.get(k) for k in CREDENTIALS}
     saved_conf = fsspec.config.conf.get("s3")
     os.environ.update(CREDENTIALS)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    fsspec.config.conf["s3"] = {"client_kwargs": {"endpoint_url": url}, "key": "testing", "secret": "testing"}
-    s3fs.S3FileSystem.clear_instance_cache()
-    fsspec.filesystem("s3").mkdir(BUCKET)
     try:
-        yield url
+        with moto_s3_server() as url:
+            fsspec.config.conf["s3"] = {"client_kwargs": {"endpoint_url": url}, "key": "testing", "secret": "testing"}
+            s3fs.S3FileSystem.clear_instance_cache()
+            fsspec.filesystem("s3").mkdir(BUCKET)
+            try:
+                yield url
+            finally:
+                s3fs.S3FileSystem.clear_instance_cache()
     finally:
-        s3fs.S3FileSystem.clear_instance_cache()
-        server.stop()
         if saved_conf is None:
             fsspec.config.conf.pop("s3", None)
         else:
@@ -64,7 +51,6 @@ def s3_endpoint():
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
 
 @pytest.fixture
 def s3_root(s3_endpoint):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import socket
 import uuid
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import votakvot
 import votakvot.metrics
 import votakvot.testing
 import worker_tasks
-from conftest import SRC
+from conftest import SRC, free_port, moto_s3_server
 
 s3fs = pytest.importorskip("s3fs")
 pytestmark = pytest.mark.slow
@@ -27,27 +26,12 @@ BUCKET = "votakvot-options"
 TESTS = str(Path(__file__).resolve().parent)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def endpoint():
     """A moto S3 server on a free local port, with one bucket; nothing of it in the environment."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    s3fs.S3FileSystem(**_options(url), skip_instance_cache=True).mkdir(BUCKET)
-    try:
+    with moto_s3_server() as url:
+        s3fs.S3FileSystem(**_options(url), skip_instance_cache=True).mkdir(BUCKET)
         yield url
-    finally:
-        server.stop()
 
 
 def _options(url: str) -> dict:
@@ -171,7 +155,7 @@ def _run_trial(root: str, options: dict, caplog: pytest.LogCaptureFixture) -> st
 def test_unreachable_endpoint_fails_with_its_cause(caplog):
     """A closed port as the endpoint: the trial ends (botocore's few quick tries) and the cause
     names the endpoint it could not connect to."""
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     reported = _run_trial("s3://nowhere/exp", {**_options(url)}, caplog)
     assert "Could not connect to the endpoint URL" in reported
     assert url in reported
@@ -181,7 +165,7 @@ def test_an_unreachable_store_ends_the_trial_with_storage_error_in_seconds():
     """A trial whose store cannot be reached raises StorageError at its end, naming the trial
     folder and botocore's cause, with the computed result kept; no 40 s of silence first (the
     bound is botocore's two quick tries per request, counted in the test below)."""
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     votakvot.init(path="s3://nowhere/exp", storage_options=_options(url))
     with pytest.raises(votakvot.errors.StorageError) as caught, votakvot.trial("unreachable") as t:
         votakvot.meter(x=1)
@@ -212,7 +196,7 @@ def test_each_s3_request_is_tried_twice_by_default(retries, attempts, caplog):
     """Against a closed port each S3 request is tried twice by default (botocore alone tries five
     times with growing pauses), and storage options given by the user override that."""
     session, counts = _counting_session()
-    options = {**_options(f"http://127.0.0.1:{_free_port()}"), "session": session}
+    options = {**_options(f"http://127.0.0.1:{free_port()}"), "session": session}
     if retries is not None:
         options["config_kwargs"] = {"retries": retries}
     _run_trial("s3://nowhere/exp", options, caplog)
