@@ -25,7 +25,7 @@ from .._files.yaml_format import InertObject
 
 log = logging.getLogger("votakvot.index")
 
-FORMAT = 4
+FORMAT = 5
 _ALLOWED = (
     {("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset", "bytes", "complex", "bytearray")}
     | {("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")}
@@ -55,14 +55,18 @@ def enabled() -> bool:
 
 
 class Table:
-    """Trial folders with their report rows, column-wise: one list per field, sorted by folder.
+    """Trial folders with their report rows, column-wise: one list per field, in report order
+    (creation time, then folder).
 
     Column-wise, 100,000 rows unpickle, compare and turn into a frame without a per-row object.
     `folder_stamps` holds a trial folder's (mtime, ctime) when it has no subfolders (so a load may
     check it with two stats and no listing), else None; a None signature is never trusted.
     """
 
-    COLUMNS = ("folders", "folder_stamps", "signatures", "doc_tids", "tids", "statuses", "names", "values", "extras")
+    COLUMNS = (
+        *("folders", "folder_stamps", "signatures", "doc_tids", "tids", "statuses", "names", "values", "extras"),
+        *("created", "finished", "offsets", "durations", "errors"),
+    )
     __slots__ = (*COLUMNS, "_positions")
     folders: list[str]
     folder_stamps: list[tuple[int, int] | None]
@@ -73,6 +77,11 @@ class Table:
     names: list[tuple[str, ...]]
     values: list[tuple[Any, ...]]
     extras: list[dict[str, Any] | None]
+    created: list[int | None]  # microseconds since the epoch (`at.created`), exact where a float is not
+    finished: list[int | None]
+    offsets: list[int | None]  # the UTC offset `at.created` was recorded with, in seconds
+    durations: list[float | None]
+    errors: list[str | None]  # as recorded: a crash is derived on every load, as the status is
 
     def __init__(self, columns: dict[str, list[Any]] | None = None) -> None:
         for column in self.COLUMNS:
@@ -111,8 +120,13 @@ class Table:
             getattr(self, column).extend(getattr(other, column))
 
     def sort(self) -> list[int]:
-        """Sorts the rows by folder; returns the old position of each new row."""
-        order = sorted(range(len(self)), key=self.folders.__getitem__)
+        """Sorts the rows by creation time, then folder (rows without one last); returns the old
+        position of each new row."""
+        created, folders = self.created, self.folders
+        order = sorted(
+            range(len(self)),
+            key=lambda i: (0, created[i], folders[i]) if created[i] is not None else (1, 0, folders[i]),
+        )
         self._positions = None
         for column in self.COLUMNS:
             values = getattr(self, column)
@@ -129,6 +143,11 @@ _COLUMN_TYPES: dict[str, set[type]] = {
     "names": {tuple},
     "values": {tuple},
     "extras": {dict, type(None)},
+    "created": {int, type(None)},
+    "finished": {int, type(None)},
+    "offsets": {int, type(None)},
+    "durations": {int, float, type(None)},
+    "errors": {str, type(None)},
 }
 
 
