@@ -4,11 +4,14 @@
 
     VotakvotError
      ├── TrialStateError (RuntimeError)      a trial used outside its life, or in a wrong way
+     │    └── TrialRunningError              remove() selected a trial that is still running
      ├── AttachPathError (ValueError)        an attach() name that would leave the trial folder
      ├── TrialNameError (ValueError)         a trial name or explicit id that cannot be a folder
      ├── ParamsMismatchError (ValueError)    call() with an id whose stored params differ
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
      ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False)
+     ├── TrialNotFoundError (LookupError)    a trial id or folder that holds no trial
+     ├── SelectionError (ValueError)         a selection of trials or params that cannot be carried out
      ├── PluginError (RuntimeError)          a plug-in that cannot be found or loaded when asked for
      ├── MissingDependencyError (ImportError) an optional package needed for this path or feature
      └── StorageError (OSError)              something tracked could not be stored
@@ -26,11 +29,14 @@ __all__ = [
     "MissingDependencyError",
     "ParamsMismatchError",
     "PluginError",
+    "SelectionError",
     "StorageError",
     "StorageWarning",
     "TrialFailedError",
     "TrialLoadError",
     "TrialNameError",
+    "TrialNotFoundError",
+    "TrialRunningError",
     "TrialStateError",
     "VotakvotError",
     "VotakvotWarning",
@@ -43,6 +49,14 @@ class VotakvotError(Exception):
 
 class TrialStateError(VotakvotError, RuntimeError):
     """A trial was used outside its life (after it finished, or before it started)."""
+
+
+class TrialRunningError(TrialStateError):
+    """remove() selected a trial that is still running (its heartbeat is fresh); `trials` lists them."""
+
+    def __init__(self, message: str, trials: list[Any]) -> None:
+        super().__init__(message)
+        self.trials = trials
 
 
 class AttachPathError(VotakvotError, ValueError):
@@ -72,6 +86,14 @@ class TrialFailedError(VotakvotError, RuntimeError):
 
 class TrialLoadError(VotakvotError, ValueError):
     """A trial folder could not be read (raised only with safe=False)."""
+
+
+class TrialNotFoundError(VotakvotError, LookupError):
+    """A trial id or folder was given where no trial is stored."""
+
+
+class SelectionError(VotakvotError, ValueError):
+    """A selection names nothing valid (an unknown status or param) or cannot be carried out as asked."""
 
 
 class PluginError(VotakvotError, RuntimeError):
