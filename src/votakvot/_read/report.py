@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import warnings
 from typing import Any
@@ -78,28 +79,31 @@ def _row(doc: dict[str, Any], full: dict[str, Any] | None) -> tuple[tuple[str, .
     return tuple(names), tuple(values), extra
 
 
-def _timing(doc: dict[str, Any]) -> tuple[int | None, int | None, int | None, float | None, str | None]:
+def _timing(doc: dict[str, Any]) -> tuple[int, int, int, float, str | None]:
     """Returns a document's report timing and error: (created, finished) in microseconds since
-    the epoch, the UTC offset `created` was recorded with (seconds), the duration and the error."""
+    the epoch, the UTC offset `created` was recorded with (seconds), the duration and the error;
+    a missing value is `report_index.MISSING` (NaN for the duration)."""
     at = doc.get("at")
     at = at if isinstance(at, dict) else {}
     created, offset = _instant(at.get("created"))
     finished, _ = _instant(at.get("finished"))
-    duration = at.get("duration")
-    if type(duration) not in (int, float):
-        duration = None
+    value = at.get("duration")
+    duration = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
     error = doc.get("error")
     return created, finished, offset, duration, error if error is None or isinstance(error, str) else str(error)
 
 
-def _instant(value: Any) -> tuple[int | None, int | None]:
+def _instant(value: Any) -> tuple[int, int]:
     """Returns a datetime as (microseconds since the epoch, UTC offset in seconds); naive ones are local."""
     if not isinstance(value, datetime.datetime):
-        return None, None
+        return report_index.MISSING, report_index.MISSING
     if value.tzinfo is None:
         value = value.astimezone()
     offset = value.utcoffset()
-    return (value - _EPOCH) // _MICROSECOND, int(offset.total_seconds()) if offset is not None else 0
+    micros = (value - _EPOCH) // _MICROSECOND
+    if not report_index.MISSING < micros < 2**63:
+        return report_index.MISSING, report_index.MISSING
+    return micros, int(offset.total_seconds()) if offset is not None else 0
 
 
 class LoadResult:

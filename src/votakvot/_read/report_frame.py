@@ -6,6 +6,8 @@ import datetime
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import report_index
+
 if TYPE_CHECKING:
     from .report import LoadResult
 
@@ -59,7 +61,7 @@ def frame(pd: Any, loaded: LoadResult, full: bool) -> Any:
     created, finished, duration, error = own[3:]
     data[created] = _times(pd, rows.created, rows.offsets)
     data[finished] = _times(pd, rows.finished, rows.offsets)
-    data[duration] = pd.Series(rows.durations, dtype="float64")
+    data[duration] = pd.Series(_numbers(rows.durations, "float64"), copy=False)
     data[error] = pd.Series(loaded.errors, dtype=object)  # mostly None: not worth pandas' inference
     values_of = rows.values
     for names, positions in rows_of.items():  # column-wise: one transpose per shape of row
@@ -84,21 +86,30 @@ def frame(pd: Any, loaded: LoadResult, full: bool) -> Any:
     return result
 
 
-def _times(pd: Any, micros: list[int | None], offsets: list[int | None]) -> Any:
-    """A datetime column from microseconds since the epoch, shown at the UTC offset the trials
-    recorded (UTC when they recorded several)."""
-    instants = pd.to_datetime(pd.array(micros, dtype="int64" if None not in micros else "Int64"), unit="us", utc=True)
-    recorded = {offset for offset in set(offsets) if offset is not None}
+def _times(pd: Any, micros: Sequence[int], offsets: Sequence[int]) -> Any:
+    """A datetime column from microseconds since the epoch (`MISSING`: NaT), shown at the UTC
+    offset the trials recorded (UTC when they recorded several)."""
+    instants = pd.DatetimeIndex(_numbers(micros, "int64").view("M8[us]")).tz_localize("UTC")
+    recorded = set(offsets)
+    recorded.discard(report_index.MISSING)
     if len(recorded) == 1:
         return instants.tz_convert(datetime.timezone(datetime.timedelta(seconds=recorded.pop())))
     return instants
 
 
+def _numbers(values: Sequence[Any], dtype: str) -> Any:
+    """A numpy array of a numeric index column (a typed array is taken without a copy)."""
+    import numpy  # installed with pandas
+
+    return numpy.asarray(values, dtype=dtype)
+
+
 def keep_integers(pd: Any, table: Any, data: dict[str, Any], *, skip: int = 0) -> None:
     """Turns the float columns pandas made of integers with gaps (None) back into integers (`Int64`)."""
+    dtypes = table.dtypes
     for position, column in enumerate(table.columns):
-        if position < skip or table.dtypes.iloc[position] != "float64":
-            continue
+        if position < skip or dtypes.iloc[position] != "float64" or not table[column].hasnans:
+            continue  # integers without gaps stay int64 anyway
         values = data[column]
         kinds = set(map(type, values))
         if int in kinds and kinds <= {int, type(None)} and all(-(2**63) <= v < 2**63 for v in values if v is not None):

@@ -10,6 +10,7 @@ deleting it loses nothing. It is read with an unpickler that builds only plain d
 
 from __future__ import annotations
 
+import array
 import contextlib
 import hashlib
 import io
@@ -18,6 +19,7 @@ import logging
 import os
 import pickle
 import threading
+from collections.abc import MutableSequence
 from typing import Any
 
 from .. import _envvars
@@ -30,7 +32,11 @@ _ALLOWED = (
     {("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset", "bytes", "complex", "bytearray")}
     | {("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")}
     | {("votakvot", "InertObject")}
+    | {("array", "array"), ("array", "_array_reconstructor")}
 )
+# Numeric columns are kept as typed arrays: 100,000 values unpickle as one block, not as objects.
+NUMERIC = {"created": "q", "finished": "q", "offsets": "q", "durations": "d"}
+MISSING = -(2**63)  # an integer column's "none" (a datetime64 reads it as NaT); floats use NaN
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -77,10 +83,10 @@ class Table:
     names: list[tuple[str, ...]]
     values: list[tuple[Any, ...]]
     extras: list[dict[str, Any] | None]
-    created: list[int | None]  # microseconds since the epoch (`at.created`), exact where a float is not
-    finished: list[int | None]
-    offsets: list[int | None]  # the UTC offset `at.created` was recorded with, in seconds
-    durations: list[float | None]
+    created: MutableSequence[int]  # microseconds since the epoch (`at.created`), exact where a float is not
+    finished: MutableSequence[int]
+    offsets: MutableSequence[int]  # the UTC offset `at.created` was recorded with, in seconds
+    durations: MutableSequence[float]
     errors: list[str | None]  # as recorded: a crash is derived on every load, as the status is
 
     def __init__(self, columns: dict[str, list[Any]] | None = None) -> None:
@@ -125,7 +131,7 @@ class Table:
         created, folders = self.created, self.folders
         order = sorted(
             range(len(self)),
-            key=lambda i: (0, created[i], folders[i]) if created[i] is not None else (1, 0, folders[i]),
+            key=lambda i: (created[i] == MISSING, created[i], folders[i]),
         )
         self._positions = None
         for column in self.COLUMNS:
@@ -143,10 +149,6 @@ _COLUMN_TYPES: dict[str, set[type]] = {
     "names": {tuple},
     "values": {tuple},
     "extras": {dict, type(None)},
-    "created": {int, type(None)},
-    "finished": {int, type(None)},
-    "offsets": {int, type(None)},
-    "durations": {int, float, type(None)},
     "errors": {str, type(None)},
 }
 
@@ -162,7 +164,9 @@ def _well_formed(anchors: Any, listings: Any, columns: Any) -> bool:
         return False
     if type(columns) is not dict or set(columns) != set(Table.COLUMNS):
         return False
-    if not all(type(values) is list for values in columns.values()):
+    if not all(type(values) is list for name, values in columns.items() if name not in NUMERIC):
+        return False
+    if not all(type(columns[name]) is array.array and columns[name].typecode == code for name, code in NUMERIC.items()):
         return False
     if len({len(values) for values in columns.values()}) != 1:
         return False
@@ -204,7 +208,11 @@ class Index:
 
     def save(self, anchors: list[str], listings: dict[str, Any], table: Table) -> None:
         """Writes the index atomically; a cache that cannot be written is simply not kept."""
-        data = {"format": FORMAT, "key": self.key, "anchors": anchors, "listings": listings, "table": table.columns()}
+        columns = {
+            column: array.array(NUMERIC[column], values) if column in NUMERIC else values
+            for column, values in table.columns().items()
+        }
+        data = {"format": FORMAT, "key": self.key, "anchors": anchors, "listings": listings, "table": columns}
         tmp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
