@@ -417,3 +417,15 @@ def test_full_does_not_repeat_fields_shown_plainly(root):
     assert {"lr", "opt.name", "note", "acc", "at.started", "uid", "version", "meta.system.node"} <= set(columns)
     repeated = {"params.lr", "params.opt.name", "info.note", "result.acc", "created", "finished", "duration"}
     assert repeated & set(columns) == set()
+
+
+def test_readme_quick_start_prints_every_column_it_asks_for(tmp_path, capsys):
+    """The README's Quick start runs as written and its printed report shows each column, none elided."""
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    quick_start = readme.split("## Quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(quick_start, "README.md (Quick start)", "exec"), {"__name__": "__main__"})
+    printed = capsys.readouterr().out.splitlines()
+    columns = quick_start.rsplit("print(df[", 1)[1].split("]]", 1)[0]
+    header = printed[0].split()
+    assert header == [name.strip(' "[') for name in columns.split(",")]
+    assert len(printed) == 3 and all(len(line) <= 100 and "..." not in line for line in printed)
