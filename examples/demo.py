@@ -22,7 +22,7 @@ def estimate_pi(n: int, seed: int = 0) -> float:
         if i % (n // 10) == 0:
             votakvot.meter(points=i, estimate=4 * inside / i)
     estimate = 4 * inside / n
-    votakvot.inform(error=abs(estimate - 3.141592653589793))
+    votakvot.inform(abs_error=abs(estimate - 3.141592653589793))
     return estimate
 
 
@@ -59,9 +59,9 @@ def main(root: str) -> None:
     print(report[["tid", "status", "result"]].to_string(index=False))
     runs = votakvot.load_report(f"{root}/__main__/estimate_pi")
     print("\nestimate_pi runs:")
-    print(runs[["n", "seed", "result", "error"]].sort_values(["n", "seed"]).to_string(index=False))
+    print(runs[["n", "seed", "result", "abs_error"]].sort_values(["n", "seed"]).to_string(index=False))
     print("\nmean |error| by n:")
-    print(runs.groupby("n")["error"].mean().to_string())
+    print(runs.groupby("n")["abs_error"].mean().to_string())
     first = runs.iloc[0]["trial"]
     print(f"\nmetrics of {first.tid}:")
     print(votakvot.metrics.load_csv_metrics(first.path)[["step", "points", "estimate"]].to_string(index=False))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 
 import pandas as pd
 import pytest
 
+import votakvot
 from conftest import read_yaml, run_python, wait_until
 
 pytestmark = pytest.mark.slow
@@ -112,3 +114,31 @@ while True:
     child.communicate(timeout=10)
     assert child.returncode == -signal.SIGTERM
     assert read_yaml(os.path.join(path, "votakvot.yaml"))["status"] == "done"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_trial_keeps_the_traceback_of_where_the_signal_landed(local_root, tmp_path, signum):
+    """SIGINT and SIGTERM leave traceback.txt pointing at the waiting loop of the child, read back as traceback_text."""
+    child, path = _start(local_root, tmp_path)
+    child.send_signal(signum)
+    child.communicate(timeout=10)
+    with open(os.path.join(path, "traceback.txt")) as f:
+        text = f.read()
+    assert re.search(r'File "<string>", line (9|10), in <module>', text), text
+    assert text.rstrip().splitlines()[-1].startswith("KeyboardInterrupt" if signum == signal.SIGINT else "SystemExit")
+    (trial,) = votakvot.load_trials(local_root).values()
+    assert trial.status == "interrupted"
+    assert trial.traceback_text == text
+
+
+def test_sigkilled_trial_loads_as_crashed_with_an_error(local_root, tmp_path):
+    """After SIGKILL the trial loads as crashed; its error, on the trial and in the report, says the process is gone."""
+    child, _ = _start(local_root, tmp_path)
+    pid = child.pid
+    child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=10)
+    (trial,) = votakvot.load_trials(local_root).values()
+    assert trial.status == "crashed"
+    assert trial.error.startswith(f"the process stopped without finishing (pid {pid} on this machine is gone")
+    row = votakvot.load_report(local_root).loc[0]
+    assert (row["status"], row["error"]) == ("crashed", trial.error)

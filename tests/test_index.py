@@ -236,8 +236,8 @@ def test_changes_that_keep_timestamps_are_still_seen(local_root, settle):
     assert os.stat(doc).st_size == len(text)
 
     report = votakvot.load_report()
-    assert report["tid"].tolist() == ["outer", "outer/inner", "swapped"]
-    assert report["lr"].tolist() == [1, 2, 0.9]
+    assert report["tid"].tolist() == ["outer", "swapped", "outer/inner"]  # by creation time
+    assert report["lr"].tolist() == [1, 0.9, 2]
 
 
 def test_a_full_load_after_a_glob_load_still_returns_every_trial(local_root, settle):

@@ -14,6 +14,7 @@ import votakvot
 from votakvot.errors import MissingPathWarning
 
 STANDARD = ["tid", "trial", "status"]
+TIMES = ["created", "finished", "duration", "error"]
 
 
 @votakvot.track()
@@ -56,12 +57,12 @@ def test_standard_columns_come_first(root):
 
 
 def test_sections_follow_in_order_params_info_result(root):
-    """After the standard columns come params, then info, then result columns."""
+    """After the standard columns and the times come params, then info, then result columns."""
     votakvot.init(path=root)
     with votakvot.trial("exp", b=1, a=2) as t:
         t.inform(note="n")
         t.result = {"acc": 0.9, "loss": 0.1}
-    assert list(votakvot.load_report(root).columns) == [*STANDARD, "b", "a", "note", "acc", "loss"]
+    assert list(votakvot.load_report(root).columns) == [*STANDARD, *TIMES, "b", "a", "note", "acc", "loss"]
 
 
 def test_report_has_range_index(root):
@@ -240,7 +241,8 @@ def test_full_fields_are_not_hidden_by_params_or_info(root):
 
 
 def test_default_report_leaves_out_meta(root):
-    """Without full=True, meta and timing fields are not columns."""
+    """Without full=True, meta, uid and the dotted `at.` fields are not columns (the times are
+    `created`, `finished`, `duration`)."""
     votakvot.init(path=root)
     my_experiment(1, 2)
     columns = set(votakvot.load_report(root).columns)
@@ -355,3 +357,110 @@ def test_relative_path_is_resolved_from_current_folder(tmp_path):
     assert (tmp_path / "my-results").is_dir()
     assert votakvot.load_report("./my-results")["result"].tolist() == [3]
     assert votakvot.load_report("my-results")["result"].tolist() == [3]
+
+
+# -- the report's own columns, order and types (issue 11) --------------------------------------
+
+
+def test_default_columns_include_created_finished_duration_and_error(root):
+    """After tid, trial and status come created, finished, duration and error, from each trial's document."""
+    votakvot.init(path=root)
+    with votakvot.trial("ok", x=1) as ok:
+        pass
+    with pytest.raises(ZeroDivisionError), votakvot.trial("bad", x=2) as bad:
+        1 / 0  # noqa: B018
+    rep = votakvot.load_report(root).set_index("tid")
+    assert list(votakvot.load_report(root).columns[:7]) == [*STANDARD, *TIMES]
+    for live in (ok, bad):
+        row = rep.loc[live.tid]
+        assert row["created"] == pd.Timestamp(live.at["created"])
+        assert row["finished"] == pd.Timestamp(live.at["finished"])
+        assert row["duration"] == live.at["duration"]
+    assert rep.loc[ok.tid, "error"] is None
+    assert rep.loc[bad.tid, "error"] == "ZeroDivisionError: division by zero"
+    assert str(rep["created"].dtype).startswith("datetime64")
+
+
+def test_created_keeps_the_recorded_utc_offset(local_root):
+    """Times show at the UTC offset the trials recorded (here +05:30), not converted to another zone."""
+    path = pathlib.Path(local_root) / "t" / "votakvot.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "tid: t\nuid: u\nstatus: done\n"
+        "at: {created: 2025-03-01 10:00:00.250000+05:30, finished: 2025-03-01 10:00:02+05:30, duration: 1.75}\n"
+    )
+    row = votakvot.load_report(local_root).loc[0]
+    assert str(row["created"]) == "2025-03-01 10:00:00.250000+05:30"
+    assert str(row["finished"]) == "2025-03-01 10:00:02+05:30"
+    assert row["duration"] == 1.75
+
+
+def test_params_named_like_the_report_columns_keep_a_prefix(root):
+    """Params called created, finished, duration or error become `params.<name>`; the columns keep their meaning."""
+    votakvot.init(path=root)
+    with votakvot.trial("exp", created="c", finished="f", duration=3, error="e"):
+        pass
+    row = votakvot.load_report(root).loc[0]
+    assert row["error"] is None
+    assert isinstance(row["created"], pd.Timestamp)
+    assert (row["params.created"], row["params.finished"], row["params.duration"], row["params.error"]) == (
+        "c", "f", 3, "e"
+    )
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["plain", "full"])
+def test_integer_params_stay_integer_when_trials_mix(root, full):
+    """A param only some trials have keeps integer values (nullable Int64), in a fresh and an indexed load."""
+    votakvot.init(path=root)
+    with votakvot.trial("a", depth=3, lr=0.5):
+        pass
+    with votakvot.trial("b", width=7):
+        pass
+    for _ in range(2):  # the second load is served by the index
+        rep = votakvot.load_report(root, full=full)
+        assert rep["depth"].dtype == "Int64"
+        assert rep["width"].dtype == "Int64"
+        assert rep["depth"].dropna().tolist() == [3]
+        assert rep["depth"].isna().tolist() == [False, True]
+        assert rep["lr"].dtype == "float64"
+
+
+def test_rows_follow_creation_time_within_one_second(root):
+    """Trials created within one second come in the order they were created, not by their random uuid."""
+    votakvot.init(path=root)
+    made = []
+    for i in range(8):
+        with votakvot.trial("fast", i=i) as t:
+            pass
+        made.append(t.tid)
+    assert len({tid.split("/")[2] for tid in made}) <= 2  # the same second (or two)
+    assert votakvot.load_report(root)["tid"].tolist() == made
+    assert votakvot.load_report(root)["tid"].tolist() == made  # from the index
+    assert list(votakvot.load_trials(root)) == made
+
+
+def test_full_does_not_repeat_fields_shown_plainly(root):
+    """full=True adds the document's other fields once: no `params.lr` beside `lr`, no `created` beside `at.created`."""
+    votakvot.init(path=root)
+    with votakvot.trial("exp", lr=0.1, opt={"name": "adam"}) as t:
+        t.inform(note="n")
+        t.result = {"acc": 0.9}
+    rep = votakvot.load_report(root, full=True)
+    columns = list(rep.columns)
+    assert len(columns) == len(set(columns))
+    assert columns[:7] == [*STANDARD, "at.created", "at.finished", "at.duration", "error"]
+    assert {"lr", "opt.name", "note", "acc", "at.started", "uid", "version", "meta.system.node"} <= set(columns)
+    repeated = {"params.lr", "params.opt.name", "info.note", "result.acc", "created", "finished", "duration"}
+    assert repeated & set(columns) == set()
+
+
+def test_readme_quick_start_prints_every_column_it_asks_for(tmp_path, capsys):
+    """The README's Quick start runs as written and its printed report shows each column, none elided."""
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    quick_start = readme.split("## Quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(quick_start, "README.md (Quick start)", "exec"), {"__name__": "__main__"})
+    printed = capsys.readouterr().out.splitlines()
+    columns = quick_start.rsplit("print(df[", 1)[1].split("]]", 1)[0]
+    header = printed[0].split()
+    assert header == [name.strip(' "[') for name in columns.split(",")]
+    assert len(printed) == 3 and all(len(line) <= 100 and "..." not in line for line in printed)

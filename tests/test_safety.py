@@ -551,3 +551,22 @@ def test_huge_document_is_skipped_without_reading_it(local_root, monkeypatch):
     with pytest.warns(UserWarning, match="more than the 4000"):
         df = votakvot.load_report(local_root, index=False)
     assert df["x"].tolist() == [1]
+
+
+def test_crashed_trial_has_an_error_saying_why(root):
+    """A crashed trial's error says its process stopped and when its last heartbeat was, on the trial and in
+    the report (fresh and indexed); a live trial has no error."""
+    _write(root, "dead/t/votakvot.yaml", _live_doc(started_ago=7200))
+    beat = time.time() - 3600
+    _write(root, "dead/t/.heartbeat", f"{beat:.3f}\n".encode())
+    _write(root, "live/t/votakvot.yaml", _live_doc(started_ago=10))
+    _write(root, "live/t/.heartbeat", f"{time.time():.3f}\n".encode())
+    trials = {trial.status: trial for trial in votakvot.load_trials(root).values()}
+    expected = f"no heartbeat since {datetime.datetime.fromtimestamp(beat).astimezone().isoformat(' ', 'seconds')}"
+    assert expected in trials["crashed"].error
+    assert trials["crashed"].error.startswith("the process stopped without finishing")
+    assert trials["running"].error is None
+    for _ in range(2):
+        rep = votakvot.load_report(root).set_index("status")
+        assert rep.loc["crashed", "error"] == trials["crashed"].error
+        assert rep.loc["running", "error"] is None

@@ -159,6 +159,27 @@ def test_interruption_is_recorded_and_reraised(root, exc):
     assert "finished" in doc["at"]
 
 
+@pytest.mark.parametrize(
+    "exc",
+    [KeyboardInterrupt(), SystemExit(3)],
+    ids=["keyboard-interrupt", "system-exit"],
+)
+def test_interruption_writes_the_traceback_of_where_it_landed(root, exc):
+    """An interrupted trial has traceback.txt, read back as traceback_text, naming the line it landed on."""
+    votakvot.init(path=root, **FAST)
+
+    def deep_in_the_loop():
+        raise exc
+
+    with pytest.raises(type(exc)), votakvot.trial("exp") as t:
+        deep_in_the_loop()
+    text = _read(f"{t.path}/traceback.txt").decode()
+    assert text.startswith("Traceback")
+    assert "in deep_in_the_loop" in text
+    assert type(exc).__name__ in text.splitlines()[-1]
+    assert votakvot.load_trials(root)[t.tid].traceback_text == text
+
+
 def test_no_temporary_files_are_left_behind(root):
     """After a busy trial the folder holds only the document, metrics, attachments and the heartbeat."""
     votakvot.init(path=root, heartbeat=0.1, flush_interval=0.02)

@@ -19,6 +19,9 @@ from ._live.track import track
 from ._live.trial import LiveTrial, current
 from ._live.verbs import MetricSeries, attach, inform, meter, series, trial, trial_at
 from ._process.settings import Settings, init, settings
+from ._read.diff import diff
+from ._read.metrics_frame import load_metrics
+from ._read.removal import remove
 from ._read.report import load_report, load_trials
 from ._read.trial import AttrDict, Trial
 from ._version import __version__
@@ -34,16 +37,19 @@ __all__ = [
     "attach",
     "call",
     "current",
+    "diff",
     "errors",
     "events",
     "inform",
     "init",
+    "load_metrics",
     "load_report",
     "load_trials",
     "meta",
     "meter",
     "metrics",
     "plugins",
+    "remove",
     "resumable_fn",
     "series",
     "settings",

@@ -4,6 +4,7 @@
 
     VotakvotError
      ├── TrialStateError (RuntimeError)      a trial used outside its life, or in a wrong way
+     │    └── TrialRunningError              remove() selected a trial that is still running
      ├── AttachPathError (ValueError)        an attach() name that would leave the trial folder or is votakvot's own
      ├── SymlinkError (OSError)              a write in a local trial folder that would pass through a symbolic link
      ├── TrialNameError (ValueError)         a trial name or explicit id that cannot be a folder
@@ -12,6 +13,8 @@
      ├── CallArgumentError (TypeError)       call() / trial_at() given an argument of the wrong kind
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
      ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False; resuming)
+     ├── TrialNotFoundError (LookupError)    a trial id or folder that holds no trial
+     ├── SelectionError (ValueError)         a selection of trials or params that cannot be carried out
      ├── PluginError (RuntimeError)          a plug-in that cannot be found or loaded when asked for
      ├── SettingsError (ValueError)          an init() option that cannot work, refused when given
      ├── MissingDependencyError (ImportError) an optional package needed for this path or feature
@@ -33,6 +36,7 @@ __all__ = [
     "MissingPathWarning",
     "ParamsMismatchError",
     "PluginError",
+    "SelectionError",
     "SettingsError",
     "StorageError",
     "StorageWarning",
@@ -41,6 +45,8 @@ __all__ = [
     "TrialFailedError",
     "TrialLoadError",
     "TrialNameError",
+    "TrialNotFoundError",
+    "TrialRunningError",
     "TrialStateError",
     "VotakvotError",
     "VotakvotWarning",
@@ -53,6 +59,14 @@ class VotakvotError(Exception):
 
 class TrialStateError(VotakvotError, RuntimeError):
     """A trial was used outside its life (after it finished, or before it started)."""
+
+
+class TrialRunningError(TrialStateError):
+    """remove() selected a trial that is still running (its heartbeat is fresh); `trials` lists them."""
+
+    def __init__(self, message: str, trials: list[Any]) -> None:
+        super().__init__(message)
+        self.trials = trials
 
 
 class AttachPathError(VotakvotError, ValueError):
@@ -102,6 +116,14 @@ class TrialFailedError(VotakvotError, RuntimeError):
 
 class TrialLoadError(VotakvotError, ValueError):
     """A trial folder could not be read: by a report with safe=False, or when its id is resumed."""
+
+
+class TrialNotFoundError(VotakvotError, LookupError):
+    """A trial id or folder was given where no trial is stored."""
+
+
+class SelectionError(VotakvotError, ValueError):
+    """A selection names nothing valid (an unknown status or param) or cannot be carried out as asked."""
 
 
 class PluginError(VotakvotError, RuntimeError):

@@ -194,7 +194,7 @@ class TrialView(Protocol):
 
     @property
     def traceback_text(self) -> str | None:
-        """The formatted traceback of a failed trial (set before `Finished`), else None."""
+        """The formatted traceback of a failed or interrupted trial (set before `Finished`), else None."""
         ...
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import threading
 from collections.abc import Mapping
@@ -105,6 +106,18 @@ class Store:
     def remove(self, path: str) -> None:
         raise NotImplementedError
 
+    def find_files(self, path: str, name: str) -> list[str]:
+        """Returns every file called `name` at or below the folder `path` (links not followed)."""
+        raise NotImplementedError
+
+    def remove_tree(self, path: str) -> None:
+        """Removes a folder and everything in it (links are removed, never followed)."""
+        raise NotImplementedError
+
+    def remove_empty_folder(self, path: str) -> bool:
+        """Removes `path` if it holds nothing at all; tells whether it is gone."""
+        raise NotImplementedError
+
 
 class LocalStore(Store):
     """The local disk, through plain `os` calls."""
@@ -161,6 +174,21 @@ class LocalStore(Store):
 
     def remove(self, path: str) -> None:
         os.remove(path)
+
+    def find_files(self, path: str, name: str) -> list[str]:
+        return [os.path.join(top, name) for top, _, files in os.walk(path) if name in files]
+
+    def remove_tree(self, path: str) -> None:
+        shutil.rmtree(path)
+
+    def remove_empty_folder(self, path: str) -> bool:
+        try:
+            os.rmdir(path)  # refuses a folder that is not empty, atomically
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return True
 
 
 class FsspecStore(Store):
@@ -235,6 +263,35 @@ class FsspecStore(Store):
 
     def remove(self, path: str) -> None:
         self.fs.rm_file(path)
+
+    def find_files(self, path: str, name: str) -> list[str]:
+        self.fs.invalidate_cache(path)
+        try:
+            found = self.fs.find(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [f for f in found if f.rstrip("/").rsplit("/", 1)[-1] == name]
+
+    def remove_tree(self, path: str) -> None:
+        self.fs.rm(path, recursive=True)
+        self.fs.invalidate_cache(path)
+
+    def remove_empty_folder(self, path: str) -> bool:
+        self.fs.invalidate_cache(path)
+        try:
+            if self.fs.ls(path, detail=False):
+                return False
+        except (FileNotFoundError, NotADirectoryError):
+            return True
+        if self._atomic_put and self.protocol != "memory":
+            return True  # an object store has no empty folders: it went with its last object
+        try:
+            self.fs.rmdir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return True
+        except OSError:
+            return False
+        return True
 
 
 class Folder:

@@ -170,6 +170,8 @@ class LiveTrial:
         else:  # KeyboardInterrupt, SystemExit, task cancellation, SIGTERM
             status = "interrupted"
             self.error = exc_type.__name__ if not str(exc) else f"{exc_type.__name__}: {exc}"
+            # Where the interrupt landed: what a user asks first of a run that was stopped.
+            self.traceback_text = "".join(traceback.format_exception(exc_type, exc, tb))
         self._finish(status)
         if self._token is not None:
             with contextlib.suppress(ValueError):  # left in another context (e.g. an async generator)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 from .. import _envvars
@@ -12,11 +13,14 @@ from .._files import layout
 from .._files.storage import Store, open_root, open_store
 from .._process import collector, settings
 from ..errors import MissingPathWarning, TrialLoadError
-from . import discovery, report_index
+from . import discovery, report_frame, report_index
 from .trial import LIVE_STATUSES, Trial
 
-STANDARD_COLUMNS = ("tid", "trial", "status")
 _SECTIONS = ("params", "info", "result")
+# Fields of `at` the report shows in its own columns, so full=True does not show them again.
+_SHOWN_AT = ("created", "finished", "duration")
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MICROSECOND = datetime.timedelta(microseconds=1)
 _MAX_COLUMNS_PER_TRIAL = 10_000
 
 
@@ -64,19 +68,53 @@ def _row(doc: dict[str, Any], full: dict[str, Any] | None) -> tuple[tuple[str, .
     extra: dict[str, Any] | None = None
     if full is not None:
         extra = {}
-        _flatten(full, "", extra, budget)
-        for derived in ("tid", "status"):  # the loaded values (e.g. `crashed`) win
-            extra.pop(derived, None)
+        at = full.get("at")
+        if isinstance(at, dict):
+            full = {**full, "at": {key: value for key, value in at.items() if key not in _SHOWN_AT}}
+        shown = {"tid", "status", "error", "result"}
+        shown.update(key for key in ("params", "info") if isinstance(full.get(key), dict))
+        _flatten({key: value for key, value in full.items() if key not in shown}, "", extra, budget)
     return tuple(names), tuple(values), extra
 
 
+def _timing(doc: dict[str, Any]) -> tuple[int, int, int, float, str | None]:
+    """Returns a document's report timing and error: (created, finished) in microseconds since
+    the epoch, the UTC offset `created` was recorded with (seconds), the duration and the error;
+    a missing value is `report_index.MISSING` (NaN for the duration)."""
+    at = doc.get("at")
+    at = at if isinstance(at, dict) else {}
+    created, offset = _instant(at.get("created"))
+    finished, _ = _instant(at.get("finished"))
+    value = at.get("duration")
+    duration = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    error = doc.get("error")
+    return created, finished, offset, duration, error if error is None or isinstance(error, str) else str(error)
+
+
+def _instant(value: Any) -> tuple[int, int]:
+    """Returns a datetime as (microseconds since the epoch, UTC offset in seconds); naive ones are local."""
+    if not isinstance(value, datetime.datetime):
+        return report_index.MISSING, report_index.MISSING
+    if value.tzinfo is None:
+        value = value.astimezone()
+    offset = value.utcoffset()
+    micros = (value - _EPOCH) // _MICROSECOND
+    if not report_index.MISSING < micros < 2**63:
+        return report_index.MISSING, report_index.MISSING
+    return micros, int(offset.total_seconds()) if offset is not None else 0
+
+
 class LoadResult:
-    """What a load found: its report rows (column-wise, by folder), their trials and statuses."""
+    """What a load found: its report rows (column-wise, in report order), their trials, statuses
+    and errors (a crash is derived when loading)."""
 
-    __slots__ = ("rows", "statuses", "trials")
+    __slots__ = ("base", "errors", "rows", "statuses", "trials")
 
-    def __init__(self, rows: report_index.Table, trials: list[Trial], statuses: list[str]) -> None:
-        self.rows, self.trials, self.statuses = rows, trials, statuses
+    def __init__(
+        self, rows: report_index.Table, trials: list[Trial], statuses: list[str], errors: list[str | None], base: str
+    ) -> None:
+        self.rows, self.trials, self.statuses, self.errors = rows, trials, statuses, errors
+        self.base = base  # the folder the path names (before any glob)
 
 
 def _load(
@@ -129,10 +167,13 @@ def _load_all(
         trial if trial is not None else Trial(store, folder, tid)
         for trial, folder, tid in zip(trials, result.folders, result.tids, strict=True)
     ]
-    statuses = result.statuses
+    statuses, errors = result.statuses, result.errors
     if any(live in statuses for live in LIVE_STATUSES):  # only those may have crashed since
-        statuses = [made[i].status if status in LIVE_STATUSES else status for i, status in enumerate(statuses)]
-    return LoadResult(result, made, statuses)
+        live = [i for i, status in enumerate(statuses) if status in LIVE_STATUSES]
+        statuses, errors = list(statuses), list(errors)
+        for i in live:
+            statuses[i], errors[i] = made[i].status, made[i].error
+    return LoadResult(result, made, statuses, errors, found.base)
 
 
 def _warn_if_missing(store: Store, base: str, pattern: str) -> None:
@@ -186,7 +227,7 @@ def _read(
                 raise TrialLoadError(str(e)) from e
             warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=5)
             continue
-        fresh.append(folder, stamp, signature, doc.get("tid"), trial.tid, status, names, values, extra)
+        fresh.append(folder, stamp, signature, doc.get("tid"), trial.tid, status, names, values, extra, *_timing(doc))
         trials.append(trial)
     return fresh, trials
 
@@ -274,13 +315,6 @@ def load_trials(
     return trials
 
 
-def _column(section: str, name: str, owners: set[str]) -> str:
-    """Names the column of `name` from `section`, prefixed when another section has it too."""
-    if len(owners) == 1 or name == section or name.startswith(section + "."):
-        return name
-    return f"{section}.{name}"
-
-
 def load_report(
     path: str | os.PathLike[str] | Any | None = None,
     full: bool = False,
@@ -290,12 +324,13 @@ def load_report(
     index: bool | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> Any:
-    """Loads trials below `path` into a DataFrame: one row per trial, RangeIndex.
+    """Loads trials below `path` into a DataFrame: one row per trial, by creation time, RangeIndex.
 
-    Columns: `tid`, `trial` (the `votakvot.Trial`), `status`, then params, info and result as plain
-    columns (nested dicts flattened with dots, a scalar result as `result`); names that clash
-    between sections keep their section prefix. `full=True` adds every field of the document as a
-    dotted column (`meta.git.commit`, `at.duration`, ...). No trials: an empty DataFrame.
+    Columns: `tid`, `trial` (the `votakvot.Trial`), `status`, `created`, `finished`, `duration`,
+    `error`, then params, info and result as plain columns (nested dicts flattened with dots, a
+    scalar result as `result`); names that clash keep their section prefix. `full=True` adds every
+    other field of the document as a dotted column (`meta.git.commit`, `at.started`, ...) and names
+    the times `at.created`, `at.finished`, `at.duration`. No trials: an empty DataFrame.
     `index=False` (or `VOTAKVOT_INDEX=0`) skips the local report index (see the README).
     `path` may also be an fsspec filesystem object or `FSMap`; `storage_options` go to fsspec
     (default: init's, for URLs of the root's protocol).
@@ -306,49 +341,4 @@ def load_report(
 
     with collector.paused():  # the frame is built from as many small objects as the load made
         loaded = _load(path, storage_options, safe=safe, trusted=trusted, rows=True, full=full, index=index)
-        return _frame(pd, loaded, full)
-
-
-def _frame(pd: Any, loaded: LoadResult, full: bool) -> Any:
-    """Builds the report DataFrame: standard columns, then sections, then full=True's fields."""
-    rows = loaded.rows
-    if not len(rows):
-        return pd.DataFrame(columns=list(STANDARD_COLUMNS))
-    owners: dict[str, set[str]] = {name: {"standard"} for name in STANDARD_COLUMNS}
-    rows_of: dict[tuple[str, ...], Sequence[int]]
-    if rows.names.count(rows.names[0]) == len(rows):  # one shape of row, as in most reports
-        rows_of = {rows.names[0]: range(len(rows))}
-    else:
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for i, names in enumerate(rows.names):
-            groups.setdefault(names, []).append(i)
-        rows_of = dict(groups)
-    for names in rows_of:
-        for cell in names:
-            section, name = cell.split("\0", 1)
-            owners.setdefault(name, set()).add(section)
-    if full:
-        for extra in rows.extras:  # the document's own fields keep their names
-            for name in extra or ():
-                if name in owners and not name.startswith(_SECTIONS):
-                    owners[name].add("document")
-    count = len(rows)
-    data: dict[str, list[Any]] = {"tid": rows.tids, "trial": loaded.trials, "status": loaded.statuses}
-    values_of = rows.values
-    for names, positions in rows_of.items():  # column-wise: one transpose per shape of row
-        if not names:
-            continue
-        columns = [_column(section, name, owners[name]) for section, name in (cell.split("\0", 1) for cell in names)]
-        transposed = zip(*(values_of[i] for i in positions), strict=True)
-        for column, values in zip(columns, transposed, strict=True):
-            if len(positions) == count and column not in data:
-                data[column] = list(values)
-                continue
-            target = data.setdefault(column, [None] * count)
-            for i, value in zip(positions, values, strict=True):
-                target[i] = value
-    if full:
-        for i, extra in enumerate(rows.extras):
-            for column, value in (extra or {}).items():
-                data.setdefault(column, [None] * count)[i] = value
-    return pd.DataFrame(data)
+        return report_frame.frame(pd, loaded, full)

@@ -10,6 +10,7 @@ deleting it loses nothing. It is read with an unpickler that builds only plain d
 
 from __future__ import annotations
 
+import array
 import contextlib
 import hashlib
 import io
@@ -18,6 +19,7 @@ import logging
 import os
 import pickle
 import threading
+from collections.abc import MutableSequence
 from typing import Any
 
 from .. import _envvars
@@ -25,12 +27,16 @@ from .._files.yaml_format import InertObject
 
 log = logging.getLogger("votakvot.index")
 
-FORMAT = 4
+FORMAT = 5
 _ALLOWED = (
     {("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset", "bytes", "complex", "bytearray")}
     | {("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")}
     | {("votakvot", "InertObject")}
+    | {("array", "array"), ("array", "_array_reconstructor")}
 )
+# Numeric columns are kept as typed arrays: 100,000 values unpickle as one block, not as objects.
+NUMERIC = {"created": "q", "finished": "q", "offsets": "q", "durations": "d"}
+MISSING = -(2**63)  # an integer column's "none" (a datetime64 reads it as NaT); floats use NaN
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -55,14 +61,18 @@ def enabled() -> bool:
 
 
 class Table:
-    """Trial folders with their report rows, column-wise: one list per field, sorted by folder.
+    """Trial folders with their report rows, column-wise: one list per field, in report order
+    (creation time, then folder).
 
     Column-wise, 100,000 rows unpickle, compare and turn into a frame without a per-row object.
     `folder_stamps` holds a trial folder's (mtime, ctime) when it has no subfolders (so a load may
     check it with two stats and no listing), else None; a None signature is never trusted.
     """
 
-    COLUMNS = ("folders", "folder_stamps", "signatures", "doc_tids", "tids", "statuses", "names", "values", "extras")
+    COLUMNS = (
+        *("folders", "folder_stamps", "signatures", "doc_tids", "tids", "statuses", "names", "values", "extras"),
+        *("created", "finished", "offsets", "durations", "errors"),
+    )
     __slots__ = (*COLUMNS, "_positions")
     folders: list[str]
     folder_stamps: list[tuple[int, int] | None]
@@ -73,6 +83,11 @@ class Table:
     names: list[tuple[str, ...]]
     values: list[tuple[Any, ...]]
     extras: list[dict[str, Any] | None]
+    created: MutableSequence[int]  # microseconds since the epoch (`at.created`), exact where a float is not
+    finished: MutableSequence[int]
+    offsets: MutableSequence[int]  # the UTC offset `at.created` was recorded with, in seconds
+    durations: MutableSequence[float]
+    errors: list[str | None]  # as recorded: a crash is derived on every load, as the status is
 
     def __init__(self, columns: dict[str, list[Any]] | None = None) -> None:
         for column in self.COLUMNS:
@@ -111,8 +126,13 @@ class Table:
             getattr(self, column).extend(getattr(other, column))
 
     def sort(self) -> list[int]:
-        """Sorts the rows by folder; returns the old position of each new row."""
-        order = sorted(range(len(self)), key=self.folders.__getitem__)
+        """Sorts the rows by creation time, then folder (rows without one last); returns the old
+        position of each new row."""
+        created, folders = self.created, self.folders
+        order = sorted(
+            range(len(self)),
+            key=lambda i: (created[i] == MISSING, created[i], folders[i]),
+        )
         self._positions = None
         for column in self.COLUMNS:
             values = getattr(self, column)
@@ -129,6 +149,7 @@ _COLUMN_TYPES: dict[str, set[type]] = {
     "names": {tuple},
     "values": {tuple},
     "extras": {dict, type(None)},
+    "errors": {str, type(None)},
 }
 
 
@@ -143,7 +164,9 @@ def _well_formed(anchors: Any, listings: Any, columns: Any) -> bool:
         return False
     if type(columns) is not dict or set(columns) != set(Table.COLUMNS):
         return False
-    if not all(type(values) is list for values in columns.values()):
+    if not all(type(values) is list for name, values in columns.items() if name not in NUMERIC):
+        return False
+    if not all(type(columns[name]) is array.array and columns[name].typecode == code for name, code in NUMERIC.items()):
         return False
     if len({len(values) for values in columns.values()}) != 1:
         return False
@@ -185,7 +208,11 @@ class Index:
 
     def save(self, anchors: list[str], listings: dict[str, Any], table: Table) -> None:
         """Writes the index atomically; a cache that cannot be written is simply not kept."""
-        data = {"format": FORMAT, "key": self.key, "anchors": anchors, "listings": listings, "table": table.columns()}
+        columns = {
+            column: array.array(NUMERIC[column], values) if column in NUMERIC else values
+            for column, values in table.columns().items()
+        }
+        data = {"format": FORMAT, "key": self.key, "anchors": anchors, "listings": listings, "table": columns}
         tmp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)

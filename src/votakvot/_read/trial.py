@@ -13,7 +13,7 @@ from .._files import layout, yaml_format
 from .._files.storage import Store
 from .._process import liveness
 from ..errors import TrialFailedError, TrialLoadError
-from . import metric_files
+from . import metric_files, trial_html
 
 LIVE_STATUSES = ("running", "resumed")
 # Where the `meta` section starts in documents votakvot wrote: right after the `version` line.
@@ -87,6 +87,10 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"<votakvot.Trial {self.tid!r} {self.status}>"
+
+    def _repr_html_(self) -> str:
+        """A compact HTML summary for notebooks; every value from the folder is escaped."""
+        return trial_html.render(self)
 
     def _file(self, name: str) -> str:
         return self.store.join(self.folder, *name.split("/"))
@@ -163,29 +167,38 @@ class Trial:
 
     @property
     def error(self) -> str | None:
-        """`Type: message` of the exception that ended a failed or interrupted trial."""
-        return self.head().get("error")
+        """`Type: message` of the exception that ended a failed or interrupted trial; for a
+        crashed one, what tells it crashed."""
+        error = self.head().get("error")
+        if error is None and str(self.head().get("status")) in LIVE_STATUSES:
+            return self._crash()
+        return error
 
     @property
     def status(self) -> str:
         """The recorded status; a live one whose heartbeat went stale reads as `crashed`."""
         status = str(self.head().get("status"))
-        if status in LIVE_STATUSES and not self._alive():
+        if status in LIVE_STATUSES and self._crash() is not None:
             return "crashed"
         return status
 
-    def _alive(self) -> bool:
+    def _crash(self) -> str | None:
+        """Says why a trial recorded as live is not (its process is gone, or its heartbeat is
+        stale); None while it looks alive."""
         data = self.data
         meta = self._section("meta")
         process, system = meta.get("process") or {}, meta.get("system") or {}
         pid = process.get("pid") if isinstance(process, dict) else None
         same_node = isinstance(system, dict) and system.get("node") == liveness.node()
-        if isinstance(pid, int) and same_node and not liveness.pid_alive(pid):
-            return False
         beat = self._last_beat()
+        since = "" if beat is None else f"; last heartbeat {_local_time(beat)}"
+        if isinstance(pid, int) and same_node and not liveness.pid_alive(pid):
+            return f"the process stopped without finishing (pid {pid} on this machine is gone{since})"
         every = data.get("heartbeat")
         stale = max(STALE_AFTER_S, 4 * every) if isinstance(every, (int, float)) else STALE_AFTER_S
-        return beat is None or time.time() - beat < stale
+        if beat is not None and time.time() - beat >= stale:
+            return f"the process stopped without finishing (no heartbeat since {_local_time(beat)})"
+        return None
 
     def _last_beat(self) -> float | None:
         beats = []
@@ -210,7 +223,7 @@ class Trial:
 
     @property
     def traceback_text(self) -> str | None:
-        """The text of `traceback.txt` (failed trials), or None."""
+        """The text of `traceback.txt` (failed and interrupted trials), or None."""
         if layout.TRACEBACK not in self._listing():
             return None
         try:
@@ -320,3 +333,5 @@ def read_trial(store: Store, folder: str, tid: str, *, limit: int | None = None)
     trial = Trial(store, folder, tid, document=raw)
     trial.data  # noqa: B018 - parse now: a broken document raises TrialLoadError here
     return trial
+def _local_time(stamp: float) -> str:
+    return datetime.datetime.fromtimestamp(stamp).astimezone().isoformat(" ", "seconds")
