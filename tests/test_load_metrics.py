@@ -79,8 +79,9 @@ def test_unknown_param_names_raise(root):
     _grid(root)
     with pytest.raises(SelectionError, match=r"\['lrr'\].*\['depth', 'lr', 'width'\]"):
         votakvot.load_metrics(root, params=["lrr"])
-    with pytest.raises(TypeError, match="list of param names"):
-        votakvot.load_metrics(root, params="lr")
+    for wrong in ("lr", 5, [1]):
+        with pytest.raises(TypeError, match="list of param names"):
+            votakvot.load_metrics(root, params=wrong)
 
 
 def test_names_taken_by_metrics_get_a_prefix(root):

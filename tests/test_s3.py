@@ -330,3 +330,18 @@ def test_s3_claims_are_held_taken_over_and_released(s3_root):
     s3fs.S3FileSystem.clear_instance_cache()
     assert votakvot.call("old", lambda: "taken over", {}) == "taken over"
     assert not fsspec.filesystem("s3").exists(f"{s3_root}/old/.claim")
+
+
+def test_s3_load_metrics_and_remove(s3_root):
+    """On S3, load_metrics reads every trial's rows in one batch, and remove() deletes a function's
+    trials so that no object is left under its prefix, while the other function's trial stays."""
+    tids = _write_trials(s3_root)
+    curves = votakvot.load_metrics(s3_root, params=["lr"])
+    assert curves.groupby("lr")["loss"].count().to_dict() == {0.1: 2, 0.2: 3}
+    removed = votakvot.remove(f"{s3_root}/{train.__module__}/train")
+    assert sorted(t.tid for t in removed) == [t for t in tids if "/train/" in t]
+    fs, path = fsspec.core.url_to_fs(s3_root)
+    fs.invalidate_cache()
+    assert fs.find(f"{path}/{train.__module__}/train") == []
+    _fresh_reader()
+    assert list(votakvot.load_trials(s3_root)) == [t for t in tids if "/other/" in t]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import shutil
 import stat
 import threading
@@ -102,6 +103,10 @@ class Store:
     def listdir(self, path: str) -> list[str]:
         """Returns the names of the files (not folders) directly in `path`; [] if it does not exist."""
         raise NotImplementedError
+
+    def listdirs(self, paths: list[str]) -> dict[str, list[str]]:
+        """Returns `listdir` of each of `paths`; remote stores list them all in one recursive listing."""
+        return {path: self.listdir(path) for path in paths}
 
     def remove(self, path: str) -> None:
         raise NotImplementedError
@@ -260,6 +265,23 @@ class FsspecStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             return []
         return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"]
+
+    def listdirs(self, paths: list[str]) -> dict[str, list[str]]:
+        if len(paths) < 2:
+            return super().listdirs(paths)
+        top = posixpath.commonpath(paths)
+        self.fs.invalidate_cache(top)
+        try:
+            found = self.fs.find(top, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            found = {}
+        out: dict[str, list[str]] = {path: [] for path in paths}
+        for name, info in found.items():
+            if info.get("type") == "file":
+                folder, _, base = name.rstrip("/").rpartition("/")
+                if folder in out:
+                    out[folder].append(base)
+        return out
 
     def remove(self, path: str) -> None:
         self.fs.rm_file(path)

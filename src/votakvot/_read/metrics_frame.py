@@ -6,6 +6,7 @@ import io
 import itertools
 import os
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 from .._files import layout
@@ -57,7 +58,7 @@ def _wanted_params(params: Any) -> list[str] | bool | None:
         return None
     if params is True:
         return True
-    if isinstance(params, str) or not all(isinstance(name, str) for name in params):
+    if isinstance(params, str) or not isinstance(params, Iterable) or not all(isinstance(n, str) for n in params):
         raise TypeError(f"load_metrics(params={params!r}) takes True, False or a list of param names such as ['lr']")
     return list(params)
 
@@ -65,18 +66,19 @@ def _wanted_params(params: Any) -> list[str] | bool | None:
 def _read_parts(pd: Any, trials: list[Trial], series: str | None, *, safe: bool) -> list[tuple[int, str, Any]]:
     """Reads and parses every metric file of `trials` (fetched in one batch where the store
     allows), in order: (trial position, series, frame) per non-empty file."""
+    if not trials:
+        return []
+    store = trials[0].store  # one load reads one store
+    listings = store.listdirs([trial.folder for trial in trials])
     files: list[tuple[int, str, str]] = []
     for position, trial in enumerate(trials):
         found = []
-        for name in trial.store.listdir(trial.folder):
+        for name in listings[trial.folder]:
             parsed = layout.parse_metrics_file(name)
             if parsed is not None and (series is None or parsed[0] == series):
-                found.append((parsed, trial.store.join(trial.folder, name)))
+                found.append((parsed, store.join(trial.folder, name)))
         found.sort()
         files.extend((position, name_of_series, where) for (name_of_series, _), where in found)
-    if not files:
-        return []
-    store = trials[0].store  # one load reads one store
     contents = store.read_many([where for _, _, where in files])
     parts = []
     for position, name_of_series, where in files:
