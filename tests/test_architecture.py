@@ -18,6 +18,7 @@ LAYERS: list[set[str]] = [
     {"_read"},
     {"_live"},
     {"metrics", "testing", "__init__"},
+    {"_cli", "__main__"},
 ]
 RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}
 # The built-ins are written as a third-party plug-in would be: public modules only.
