@@ -223,3 +223,50 @@ def test_import_votakvot_does_not_load_the_cli():
         timeout=60,
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_s3_with_storage_options(tmp_path):
+    """Every reading command and rm reach an S3-compatible server (moto) through --storage-option."""
+    pytest.importorskip("s3fs")
+    import fsspec
+
+    from conftest import moto_s3_server
+
+    with moto_s3_server() as endpoint:
+        options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint}}
+        fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
+        fs.mkdir("cli-bucket")
+        url = "s3://cli-bucket/res"
+        votakvot.init(path=url, storage_options=options)
+        try:
+
+            @votakvot.track(name="remote")
+            def remote(lr):
+                votakvot.meter(step=0, loss=lr)
+                return {"acc": 1 - lr}
+
+            remote(0.25)
+            remote(0.5)
+        finally:
+            votakvot.init(path=str(tmp_path / "elsewhere"))
+        flags = [
+            "--storage-option",
+            "key=testing",
+            "--storage-option",
+            "secret=testing",
+            "--storage-option",
+            f'client_kwargs={{"endpoint_url": "{endpoint}"}}',
+        ]
+        env = {"AWS_ACCESS_KEY_ID": "nobody", "AWS_SECRET_ACCESS_KEY": "nobody", "AWS_DEFAULT_REGION": "us-east-1"}
+        listed = cli("ls", url, "--json", *flags, env=env)
+        assert listed.returncode == 0, listed.stderr
+        records = json.loads(listed.stdout)
+        assert sorted(r["lr"] for r in records) == [0.25, 0.5]
+        tid = next(r["tid"] for r in records if r["lr"] == 0.25)
+        shown = json.loads(cli("show", f"{url}/{tid}", "--json", *flags, env=env).stdout)
+        assert shown["result"] == {"acc": 0.75} and shown["last_metrics"] == {"step": 0, "loss": 0.25}
+        rows = json.loads(cli("metrics", "--path", url, "--json", *flags, env=env).stdout)
+        assert sorted(r["loss"] for r in rows) == [0.25, 0.5]
+        assert cli("rm", f"{url}/{tid}", "--yes", *flags, env=env).returncode == 0
+        assert [r["lr"] for r in json.loads(cli("ls", url, "--json", *flags, env=env).stdout)] == [0.5]
