@@ -270,3 +270,12 @@ def test_s3_with_storage_options(tmp_path):
         assert sorted(r["loss"] for r in rows) == [0.25, 0.5]
         assert cli("rm", f"{url}/{tid}", "--yes", *flags, env=env).returncode == 0
         assert [r["lr"] for r in json.loads(cli("ls", url, "--json", *flags, env=env).stdout)] == [0.5]
+
+
+def test_narrow_terminal_truncates_cells_and_never_wraps(root):
+    done = cli("ls", str(root), env={"COLUMNS": "60"})
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4 and all(len(line) <= 60 for line in lines), lines
+    for tid in _tids(root).values():
+        assert any(line.startswith("…") and tid[-32:][:8] in line for line in lines[1:]), (tid, lines)
+    assert "…" in lines[1].split("  ", 1)[1]

@@ -14,6 +14,7 @@ from typing import Any
 
 _UID = re.compile(r"(?<![0-9a-f])([0-9a-f]{8})[0-9a-f]{24}(?![0-9a-f])")
 _MIN_WIDTH = 3
+_TID_WIDTH = 9  # `…` and the 8 hex digits of a short uuid
 
 
 def short_tid(tid: str) -> str:
@@ -92,22 +93,31 @@ def timestamp(value: Any) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None = None) -> str:
-    """Rows as aligned text no wider than the terminal; long cells end in `…`, a row never wraps."""
+    """Rows as aligned text no wider than the terminal; long cells end in `…`, a row never wraps.
+
+    A long tid keeps its end (the uuid tells trials apart) and starts with `…` instead.
+    """
     width = width or shutil.get_terminal_size((120, 24)).columns
     cells = [[safe_text(h) for h in headers], *[[safe_text(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    while sum(widths) + 2 * (len(widths) - 1) > width and max(widths, default=0) > _MIN_WIDTH:
-        widest = widths.index(max(widths))
-        widths[widest] -= 1
+    floors = [min(w, _TID_WIDTH if h == "tid" else _MIN_WIDTH) for w, h in zip(widths, headers, strict=True)]
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
+        if not shrinkable:
+            break
+        widths[max(shrinkable, key=lambda i: widths[i])] -= 1
     lines = []
     for row in cells:
-        line = "  ".join(_fit(text, w) for text, w in zip(row, widths, strict=True)).rstrip()
+        fitted = [_fit(text, w, from_end=name == "tid") for text, w, name in zip(row, widths, headers, strict=True)]
+        line = "  ".join(fitted).rstrip()
         lines.append(line if len(line) <= width else line[: width - 1] + "…")
     return "\n".join(lines)
 
 
-def _fit(text: str, width: int) -> str:
-    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+def _fit(text: str, width: int, *, from_end: bool = False) -> str:
+    if len(text) <= width:
+        return text.ljust(width)
+    return "…" + text[len(text) - width + 1 :] if from_end else text[: width - 1] + "…"
 
 
 def print_json(data: Any) -> None:
