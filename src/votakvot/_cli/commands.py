@@ -24,14 +24,17 @@ class UsageError(Exception):
 
 
 def ls(args: argparse.Namespace) -> int:
+    times = {
+        keep_after: select.cutoff(select.moment(value, option=option))
+        for keep_after, value, option in ((True, args.since, "--since"), (False, args.before, "--before"))
+        if value is not None
+    }
     frame = votakvot.load_report(args.path, storage_options=args.options)
     if args.status:
         frame = frame[frame.status.isin(args.status)]
-    for option, keep_after in (("since", True), ("before", False)):
-        if getattr(args, option) is not None and len(frame):
-            frame = _by_time(
-                frame, select.cutoff(select.moment(getattr(args, option), option=f"--{option}")), keep_after
-            )
+    for keep_after, cutoff in times.items():
+        if len(frame):
+            frame = _by_time(frame, cutoff, keep_after)
     if args.where and len(frame):
         try:
             frame = frame.query(args.where)
@@ -50,7 +53,10 @@ def ls(args: argparse.Namespace) -> int:
         frame = frame.head(args.top)
     if args.json or args.csv:
         columns, rows = output.records(frame)
-        output.print_json(rows) if args.json else output.print_csv(columns, rows)
+        if args.json:
+            output.print_json(rows)
+        else:
+            output.print_csv(columns, rows)
         return 0
     extra = [c for c in frame.columns if c not in _LS_HIDDEN]
     table_rows = [
