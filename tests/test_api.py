@@ -180,3 +180,24 @@ def test_public_classes_show_their_public_name():
                 votakvot.MetricSeries, votakvot.resumable_fn):
         assert cls.__module__ == "votakvot", cls
         assert getattr(votakvot, cls.__name__) is cls
+
+
+def test_the_bulk_readers_load_on_first_use(tmp_path):
+    """`import votakvot` leaves the report, metrics, diff and removal readers for their first use,
+    and `from votakvot import load_report` (or attribute access) still gets them."""
+    out = _in_fresh_python(
+        "import json, sys\n"
+        "import votakvot\n"
+        "modules = ('votakvot._read.report', 'votakvot._read.metrics_frame', 'votakvot._read.diff',\n"
+        "           'votakvot._read.removal', 'votakvot._read.trial_html', 'votakvot._cli.main')\n"
+        "before = [m for m in modules if m in sys.modules]\n"
+        "from votakvot import load_report\n"
+        "names = [votakvot.load_trials.__name__, votakvot.load_metrics.__name__, votakvot.diff.__name__,\n"
+        "         votakvot.remove.__name__, load_report.__name__]\n"
+        "print(json.dumps({'before': before, 'names': names}))\n",
+        tmp_path,
+    )
+    assert json.loads(out) == {
+        "before": [],
+        "names": ["load_trials", "load_metrics", "diff", "remove", "load_report"],
+    }

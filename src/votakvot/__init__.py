@@ -12,6 +12,9 @@ plain YAML and CSV on any filesystem, and load them back as a pandas DataFrame.
 
 from __future__ import annotations
 
+import importlib as _importlib
+import typing as _typing
+
 from . import errors, events, meta, metrics, plugins
 from ._files.yaml_format import InertObject
 from ._live.resumable import call, resumable_fn
@@ -19,12 +22,24 @@ from ._live.track import track
 from ._live.trial import LiveTrial, current
 from ._live.verbs import MetricSeries, attach, inform, meter, series, trial, trial_at
 from ._process.settings import Settings, init, settings
-from ._read.diff import diff
-from ._read.metrics_frame import load_metrics
-from ._read.removal import remove
-from ._read.report import load_report, load_trials
 from ._read.trial import AttrDict, Trial
 from ._version import __version__
+
+if _typing.TYPE_CHECKING:
+    from ._read.diff import diff
+    from ._read.metrics_frame import load_metrics
+    from ._read.removal import remove
+    from ._read.report import load_report, load_trials
+
+# The bulk readers are imported on first use: tracking code never needs them, and they would
+# make `import votakvot` a third slower.
+_ON_FIRST_USE = {
+    "diff": "._read.diff",
+    "load_metrics": "._read.metrics_frame",
+    "load_report": "._read.report",
+    "load_trials": "._read.report",
+    "remove": "._read.removal",
+}
 
 __all__ = [
     "AttrDict",
@@ -64,4 +79,9 @@ def __getattr__(name: str) -> object:
     # (so it is not in `__all__`: `from votakvot import *` must not scan entry points).
     if name == "metadata_providers":
         return meta.providers
+    module = _ON_FIRST_USE.get(name)
+    if module is not None:
+        value = getattr(_importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'votakvot' has no attribute {name!r}")

@@ -13,7 +13,7 @@ from .._files import layout, yaml_format
 from .._files.storage import Store
 from .._process import liveness
 from ..errors import TrialFailedError, TrialLoadError
-from . import metric_files, trial_html
+from . import metric_files
 
 LIVE_STATUSES = ("running", "resumed")
 # Where the `meta` section starts in documents votakvot wrote: right after the `version` line.
@@ -90,6 +90,8 @@ class Trial:
 
     def _repr_html_(self) -> str:
         """A compact HTML summary for notebooks; every value from the folder is escaped."""
+        from . import trial_html  # only notebooks need it: not imported with votakvot
+
         return trial_html.render(self)
 
     def _file(self, name: str) -> str:
