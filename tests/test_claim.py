@@ -242,3 +242,21 @@ def test_a_claim_is_renewed_while_the_trial_runs(local_root, tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_claim_lost_while_running_ends_the_trial_with_storage_error(local_root):
+    """If another process takes the id over while this run holds it (this one looked dead), the
+    run does not end quietly: the two may have written into one folder, and StorageError says so."""
+    from conftest import wait_until
+
+    votakvot.init(path=local_root, heartbeat=0.05, flush_interval=0.05)
+    with pytest.raises(votakvot.errors.StorageError, match="lost its claim") as caught, votakvot.trial_at("job") as t:
+        claim = Path(t.path) / ".claim"
+        taken = dict(json.loads(claim.read_text()), pid=1, node="another-machine", token="theirs")
+        replacement = Path(t.path) / "claim.new"
+        replacement.write_text(json.dumps(taken))
+        os.replace(replacement, claim)
+        wait_until(lambda: t._claim is not None and t._claim.lost, timeout=10)
+        t.result = 1
+    assert caught.value.result == 1
+    assert json.loads(claim.read_text())["token"] == "theirs"  # the other run's claim is left alone

@@ -24,7 +24,7 @@ from .._files.storage import Folder, Store, open_root
 from .._process import settings as process_settings
 from .._process import state
 from .._read.trial import Trial
-from ..errors import AttachPathError, StorageError, StorageWarning, SymlinkError, TrialStateError
+from ..errors import AttachPathError, StorageError, StorageWarning, SymlinkError, TrialBusyError, TrialStateError
 from ..events import Attached, Finished, Informed, Metered, Restored, Snapshotted, Started
 from . import resume, shutdown, ticker
 from .bus import TrialBus, build_sinks
@@ -200,6 +200,7 @@ class LiveTrial:
         assert self._bus is not None
         self._bus.publish(Finished, lambda: Finished(self, status), reverse=True)
         shutdown.unregister(self)
+        lost = self._claim is not None and self._claim.lost
         try:
             self._release_claim()
         except Exception as e:  # the document is final; a claim left behind is taken over later
@@ -207,6 +208,16 @@ class LiveTrial:
         if self._on_main_thread:
             _main_thread_trials.remove(self)
         failures = self._bus.unstored()
+        if lost:  # another process took this id over (this one looked dead): the folder is shared
+            failures.append(
+                (
+                    self.path,
+                    TrialBusyError(
+                        f"trial {self.tid!r} lost its claim to another process while it ran (its heartbeat "
+                        "looked dead), so the two runs may have written into one folder; run it again"
+                    ),
+                )
+            )
         if failures:
             self._unstored = StorageError(self.tid, failures, self.result)
 
