@@ -35,22 +35,20 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--where", metavar="EXPR", help="a pandas DataFrame.query expression on the report: 'lr < 0.1'")
     ls.add_argument("--sort", metavar="COL", help="sort by this column; -COL sorts descending")
     ls.add_argument("--top", type=int, metavar="N", help="only the first N trials (after sorting)")
-    formats = ls.add_mutually_exclusive_group()
-    formats.add_argument("--json", action="store_true", help=_READING)
-    formats.add_argument("--csv", action="store_true", help="print CSV with the report's columns")
+    _add_formats(ls, csv="print CSV with the report's columns")
     ls.set_defaults(run=commands.ls)
 
     show = sub.add_parser("show", parents=[common], help="one trial: document, git, traceback, files, last metrics")
     show.add_argument("trial", help="a tid below --root (the short one ls shows is fine) or a trial folder")
     show.add_argument("--root", default=".", help="where tids are looked up (default: .)")
-    show.add_argument("--json", action="store_true", help=_READING)
+    _add_formats(show)
     show.set_defaults(run=commands.show)
 
     diff = sub.add_parser("diff", parents=[common], help="the fields in which two trials differ")
     diff.add_argument("a")
     diff.add_argument("b")
     diff.add_argument("--root", default=".", help="where tids are looked up (default: .)")
-    diff.add_argument("--json", action="store_true", help=_READING)
+    _add_formats(diff)
     diff.set_defaults(run=commands.diff)
 
     metrics = sub.add_parser("metrics", parents=[common], help="metric rows of trials")
@@ -59,14 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     metrics.add_argument("--root", default=".", help="where tids are looked up (default: .)")
     metrics.add_argument("--series", help="one named series ('' for the default one)")
     metrics.add_argument("--tail", type=int, metavar="N", help="only the last N rows of each trial")
-    formats = metrics.add_mutually_exclusive_group()
-    formats.add_argument("--json", action="store_true", help=_READING)
-    formats.add_argument("--csv", action="store_true", help="print CSV")
+    _add_formats(metrics, csv="print CSV")
     metrics.set_defaults(run=commands.metrics)
 
     running = sub.add_parser("running", parents=[common], help="trials still running: progress and heartbeat")
     running.add_argument("path", nargs="?", default=".", help="folder, URL or glob (default: .)")
-    running.add_argument("--json", action="store_true", help=_READING)
+    _add_formats(running)
     running.set_defaults(run=commands.running)
 
     rm = sub.add_parser("rm", parents=[common], help="remove trials (a dry run unless --yes)")
@@ -77,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     rm.add_argument("--force", action="store_true", help="remove running trials too")
     rm.set_defaults(run=commands.rm)
     return parser
+
+
+def _add_formats(command: argparse.ArgumentParser, *, csv: str | None = None) -> None:
+    """`--json` (and `--csv`, where a command has one), which exclude each other."""
+    formats = command.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help=_READING)
+    if csv is not None:
+        formats.add_argument("--csv", action="store_true", help=csv)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
