@@ -148,7 +148,10 @@ class TrialFiles(Protocol):
         ...
 
     def write(self, name: str, data: bytes) -> None:
-        """Writes the whole file atomically: a reader sees the old content or the new, never half."""
+        """Writes the whole file atomically: a reader sees the old content or the new, never half.
+
+        An `OSError` raised here names the file (`filename`), which a `StorageError` reports.
+        """
         ...
 
     def open(self, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:

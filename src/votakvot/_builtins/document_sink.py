@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import posixpath
 import threading
 import warnings
 from typing import Any
@@ -113,10 +112,8 @@ class YamlTrialSink:
             self.folder_made = True
         try:
             self.files.write(name, data)
-        except OSError as e:
+        except OSError:
             self.folder_made = False
-            if not e.filename:
-                e.filename = posixpath.join(self.trial.path, name)
             raise
 
     def _dump(self, doc: dict[str, Any]) -> bytes:

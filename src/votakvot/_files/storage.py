@@ -14,7 +14,7 @@ import posixpath
 import shutil
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from .._process import settings as process_settings
@@ -332,13 +332,27 @@ class Folder:
         return self.store.appendable
 
     def makedirs(self) -> None:
-        self.store.makedirs(self.path)
+        with self._named(""):
+            self.store.makedirs(self.path)
 
     def write(self, name: str, data: bytes) -> None:
-        self.store.write_below(self.path, name, data)
+        with self._named(name):
+            self.store.write_below(self.path, name, data)
 
     def open(self, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
-        return self.store.open_below(self.path, name, mode, **kwargs)
+        with self._named(name):
+            return self.store.open_below(self.path, name, mode, **kwargs)
+
+    @contextlib.contextmanager
+    def _named(self, name: str) -> Iterator[None]:
+        """Names the file in an OSError that does not (ENOSPC, EROFS...), so what could not be
+        stored is reported with its place."""
+        try:
+            yield
+        except OSError as e:
+            if e.errno is not None and not e.filename:  # a system error: its message is built from these
+                e.filename = self.store.url(self.store.join(self.path, *name.split("/")) if name else self.path)
+            raise
 
     def list(self) -> list[str]:
         return self.store.listdir(self.path)
