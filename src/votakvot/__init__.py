@@ -26,6 +26,7 @@ from ._read.trial import AttrDict, Trial
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._read.code_diff import code_diff
     from ._read.diff import diff
     from ._read.metrics_frame import load_metrics
     from ._read.removal import remove
@@ -34,6 +35,7 @@ if _typing.TYPE_CHECKING:
 # The bulk readers are imported on first use: tracking code never needs them, and they would
 # make `import votakvot` a third slower.
 _ON_FIRST_USE = {
+    "code_diff": "._read.code_diff",
     "diff": "._read.diff",
     "load_metrics": "._read.metrics_frame",
     "load_report": "._read.report",
@@ -51,6 +53,7 @@ __all__ = [
     "__version__",
     "attach",
     "call",
+    "code_diff",
     "current",
     "diff",
     "errors",

@@ -44,10 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_formats(show)
     show.set_defaults(run=commands.show)
 
-    diff = sub.add_parser("diff", parents=[common], help="the fields in which two trials differ")
+    diff = sub.add_parser("diff", parents=[common], help="the fields (or, with --code, the code) two trials differ in")
     diff.add_argument("a")
     diff.add_argument("b")
+    diff.add_argument("paths", nargs="*", metavar="PATH", help="with --code: only these files or folders")
     diff.add_argument("--root", default=".", help="where tids are looked up (default: .)")
+    diff.add_argument(
+        "--code", action="store_true", help="the git diff between the working trees the two trials ran with"
+    )
+    diff.add_argument("--repo", help="with --code: the git repository holding both trees (default: the current one)")
     _add_formats(diff)
     diff.set_defaults(run=commands.diff)
 
