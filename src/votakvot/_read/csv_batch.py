@@ -39,9 +39,9 @@ def parse(pd: Any, files: Sequence[bytes], on_error: OnError) -> Parsed:
     alone: list[int] = []
     for position, data in enumerate(files):
         header, _, body = data.partition(b"\n")
-        rows = _rows(body) if body else -1
-        if rows > 0:
-            groups.setdefault(header, []).append((position, body, rows))
+        lines = _rows(body) if body else -1
+        if lines > 0:
+            groups.setdefault(header, []).append((position, body, lines))
         else:
             alone.append(position)
     frames: list[Any] = []
