@@ -15,11 +15,13 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import plugins
 from ..meta import once_per_collection
-from .git_watch import TreeWatch
+
+if TYPE_CHECKING:
+    from .git_watch import TreeWatch
 
 # Where the trees of dirty working trees are kept from `git gc`, one ref per tree.
 TREE_REFS = "refs/votakvot/trees/"
@@ -115,6 +117,8 @@ class _Repo:
         if self.watch is None or wanted != self.watched:
             if self.watch is not None:
                 self.watch.close()
+            from .git_watch import TreeWatch  # ctypes and inotify: only inside a repository
+
             self.watch, self.watched = TreeWatch.create(wanted), wanted
             if self.watch is not None:
                 _keep_watch(self)
@@ -181,6 +185,10 @@ def _repo_for(cwd: str) -> _Repo | None:
     with _repos_lock:
         if cwd in _repos and (_repos[cwd] is not None or _outside_any_repo(cwd)):
             return _repos[cwd]
+    if _outside_any_repo(cwd):  # GitPython costs 40 ms to import: not for a folder outside any repo
+        with _repos_lock:
+            _repos[cwd] = None
+        return None
     try:
         import git
     except ImportError:
