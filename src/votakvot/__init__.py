@@ -26,6 +26,7 @@ from ._read.trial import AttrDict, Trial
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._look.report import write_report
     from ._read.diff import diff
     from ._read.metrics_frame import load_metrics
     from ._read.removal import remove
@@ -39,6 +40,7 @@ _ON_FIRST_USE = {
     "load_report": "._read.report",
     "load_trials": "._read.report",
     "remove": "._read.removal",
+    "write_report": "._look.report",
 }
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "track",
     "trial",
     "trial_at",
+    "write_report",
 ]
 
 
