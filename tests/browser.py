@@ -30,6 +30,15 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def playwright():  # type: ignore[no-untyped-def]
+    """Playwright's synchronous API (a context manager), or fails/skips saying how to get it."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed: pip install -e '.[test]'")
+    return sync_playwright()
+
+
 def launch(playwright):  # type: ignore[no-untyped-def]
     """Starts Debian's Chromium headless, or fails/skips saying how to get it."""
     if not os.path.exists(CHROMIUM):

@@ -15,11 +15,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        browser.unavailable("playwright is not installed: pip install -e '.[test]'")
-    with sync_playwright() as playwright:
+    with browser.playwright() as playwright:
         launched = browser.launch(playwright)
         yield launched
         launched.close()

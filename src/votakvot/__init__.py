@@ -27,6 +27,7 @@ from ._version import __version__
 
 if _typing.TYPE_CHECKING:
     from ._look.report import write_report
+    from ._look.server import serve_ui
     from ._read.diff import diff
     from ._read.metrics_frame import load_metrics
     from ._read.removal import remove
@@ -40,6 +41,7 @@ _ON_FIRST_USE = {
     "load_report": "._read.report",
     "load_trials": "._read.report",
     "remove": "._read.removal",
+    "serve_ui": "._look.server",
     "write_report": "._look.report",
 }
 
@@ -69,6 +71,7 @@ __all__ = [
     "remove",
     "resumable_fn",
     "series",
+    "serve_ui",
     "settings",
     "track",
     "trial",
