@@ -23,9 +23,9 @@ HOSTILE_VALUE = '</script><img src=x onerror="window.__pwned=1">'
 HOSTILE_NOTE = "\u2028<!-- & -->\u2029</SCRIPT >"
 
 
-def make_root(root: str) -> None:
+def make_root(root: str, **settings) -> None:
     """Two done trials with metrics, a failed one with a traceback, and one with hostile names."""
-    votakvot.init(path=root)
+    votakvot.init(path=root, **settings)
 
     @votakvot.track(name="exp")
     def exp(lr, depth):
@@ -252,3 +252,23 @@ def test_cli_report_writes_the_page(local_root, tmp_path):
     assert len(page_data((tmp_path / "page.html").read_text("utf-8"))["trials"]) == 4
     bad = subprocess.run([*run, "--max-points", "3"], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--max-points" in bad.stderr
+
+
+@pytest.mark.slow
+def test_report_of_an_s3_root(tmp_path):
+    """write_report reads a root on an S3-compatible server (moto): table, panels and curves."""
+    pytest.importorskip("s3fs")
+    import fsspec
+
+    from conftest import moto_s3_server
+
+    with moto_s3_server() as endpoint:
+        options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint}}
+        fsspec.filesystem("s3", skip_instance_cache=True, **options).mkdir("report-bucket")
+        url = "s3://report-bucket/res"
+        make_root(url, storage_options=options)
+        data = page_data(written(url, tmp_path / "r.html", storage_options=options))
+    assert sorted(t["status"] for t in data["trials"]) == ["done", "done", "done", "failed"]
+    failed = next(i for i, t in enumerate(data["trials"]) if t["status"] == "failed")
+    assert "lr too big" in data["details"][failed]["traceback"]
+    assert data["curves"][str(failed)]["series"][0]["rows"] == 20

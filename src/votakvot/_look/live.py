@@ -29,6 +29,8 @@ class LiveRoot:
         self._columns: list[dict[str, str]] = []
         self._columns_generation = 0
         self._loaded: table.Loaded | None = None
+        self._fingerprint: list[Any] | None = None
+        self._plain: dict[str, Any] = {}  # documents found not to be links, by folder
         self._reloaded_at = -float("inf")
         self.reload()
 
@@ -38,8 +40,13 @@ class LiveRoot:
             if time.monotonic() - self._reloaded_at < MIN_RELOAD_SECONDS:
                 return
             with collector.paused():
-                loaded = table.Loaded(self.path, self.options)
+                loaded = table.Loaded(self.path, self.options, plain=self._plain)
+                fingerprint = _fingerprint(loaded)
+                if fingerprint is not None and fingerprint == self._fingerprint:
+                    self._loaded, self._reloaded_at = loaded, time.monotonic()
+                    return
                 columns, records = table.build(loaded)
+            self._fingerprint = fingerprint
             following = self.generation + 1
             changed = False
             rows = {}
@@ -125,3 +132,17 @@ class LiveRoot:
             [trial], listing, max_points=page_data.LIVE_MAX_POINTS, budget=None, floor=page_data.REPORT_FLOOR
         )
         return {"sig": now, "series": found_curves.get("0", {"series": []})["series"]}
+
+
+def _fingerprint(loaded: table.Loaded) -> list[Any] | None:
+    """What the rows of a load depend on: each trial's id, document signature, status and error
+    (a crash changes the last two, not the document). None when a signature is unknown (a
+    document changed too recently to be trusted), so the rows are built again."""
+    result = loaded.result
+    signatures = result.rows.signatures
+    out = []
+    for i, tid in zip(loaded.positions, loaded.tids, strict=True):
+        if signatures[i] is None:
+            return None
+        out.append((tid, signatures[i], result.statuses[i], result.errors[i]))
+    return out

@@ -21,16 +21,22 @@ class Loaded:
 
     __slots__ = ("by_tid", "positions", "result", "tids")
 
-    def __init__(self, path: Any, options: dict[str, Any] | None) -> None:
+    def __init__(self, path: Any, options: dict[str, Any] | None, *, plain: dict[str, Any] | None = None) -> None:
+        """`plain` remembers, by folder, the document signature seen when its document was found
+        not to be a link (a live page loads again and again; a changed document is checked again)."""
         result = report._load(path, options, safe=True, trusted=False, rows=True, full=True, index=None)
+        signatures = result.rows.signatures
         self.result = result
         self.positions: list[int] = []
         self.tids: list[str] = []  # unique: two folders claiming one id (a copy) go by their paths
         self.by_tid: dict[str, Trial] = {}
         for i, trial in enumerate(result.trials):
-            if reading.document_is_linked(trial.store, trial.folder):
+            known = plain is not None and signatures[i] is not None and plain.get(trial.folder) == signatures[i]
+            if not known and reading.document_is_linked(trial.store, trial.folder):
                 warnings.warn(f"votakvot: not shown: {trial.path}: its votakvot.yaml is a symbolic link", stacklevel=3)
                 continue
+            if plain is not None:
+                plain[trial.folder] = signatures[i]
             tid = trial.tid if trial.tid not in self.by_tid else trial.path
             self.positions.append(i)
             self.tids.append(tid)

@@ -202,6 +202,8 @@
       view = keyed.map((k) => k[2]);
     }
     state.view = view;
+    // A short table takes the room it needs; a long one scrolls within 42% of the window.
+    viewport.style.height = `${Math.max(120, Math.min(window.innerHeight * 0.42, (view.length + 1) * ROW_H + 12))}px`;
     $('shown-count').textContent = `${view.length} of ${state.trials.length} trials shown, ${state.selected.length} ticked`;
     renderRows();
     scheduleParams();
