@@ -8,6 +8,7 @@ import os
 import warnings
 from typing import Any
 
+from .._process import settings
 from .._read import report, report_frame, report_index
 from .._read.trial import Trial
 from . import embed, reading
@@ -92,7 +93,10 @@ def _millis(micros: int) -> int | None:
 
 
 def root_name(path: Any) -> str:
-    """The root as the page names it: the path or URL given (an object: its class)."""
+    """The root as the page names it: the path or URL given, the root from `init` when none
+    was, or the class of a filesystem object."""
+    if path is None:
+        return settings.current().root()
     if isinstance(path, (str, os.PathLike)):
         return os.fspath(path)
-    return "." if path is None else type(path).__name__
+    return type(path).__name__

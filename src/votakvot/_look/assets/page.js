@@ -482,8 +482,7 @@
       else if (x === 'wall') xs = s.time.map((t) => (t === null || s.t0 === null ? null : (s.t0 + t) * 1000));
       traces.push({
         type: 'scatter', mode: s.step.length > 1 ? 'lines' : 'markers', x: xs, y: s.metrics[metric],
-        name: plotText(shortTid(trial.tid)), line: { width: 1.6 },
-        hovertemplate: `%{y}<extra>${plotText(shortTid(trial.tid))}</extra>`,
+        name: plotText(shortTid(trial.tid)), line: { width: 1.6 }, hoverinfo: 'x+y+name',
       });
       if (s.rows > s.step.length) cut.push(`${shortTid(trial.tid)}: ${s.step.length} of ${s.rows} rows`);
     }
@@ -553,7 +552,7 @@
       layout[`yaxis${axis}`] = i ? { matches: 'y', showticklabels: false } : { title: { text: plotText(result.name) }, automargin: true };
       return {
         type: 'scatter', mode: 'markers', xaxis: `x${axis}`, yaxis: `y${axis}`,
-        x: points.map((t) => { const v = t.cells[c.name]; return v === undefined ? null : c.kind === 'number' ? asNumber(v) : String(v); }),
+        x: points.map((t) => { const v = t.cells[c.name]; return v === undefined ? null : c.kind === 'number' ? asNumber(v) : plotText(v); }),
         y, text: labels, customdata: tids, marker: { size: 6, opacity: 0.75, color: colors },
         hovertemplate: '%{text}<br>%{x}: %{y}<extra></extra>',
       };
