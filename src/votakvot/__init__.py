@@ -26,6 +26,8 @@ from ._read.trial import AttrDict, Trial
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._look.report import write_report
+    from ._look.server import serve_ui
     from ._read.code_diff import code_diff
     from ._read.diff import diff
     from ._read.metrics_frame import load_metrics
@@ -41,6 +43,8 @@ _ON_FIRST_USE = {
     "load_report": "._read.report",
     "load_trials": "._read.report",
     "remove": "._read.removal",
+    "serve_ui": "._look.server",
+    "write_report": "._look.report",
 }
 
 __all__ = [
@@ -70,10 +74,12 @@ __all__ = [
     "remove",
     "resumable_fn",
     "series",
+    "serve_ui",
     "settings",
     "track",
     "trial",
     "trial_at",
+    "write_report",
 ]
 
 
