@@ -6,6 +6,8 @@ import argparse
 import math
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -90,7 +92,9 @@ def test_checkpoints_land_in_the_trial_folder_and_load_back(tmp_path: Path):
     with trial.attach(saved["best"]) as f:
         restored = MLP.load_from_checkpoint(f)
     assert restored.hparams.hidden == 8
-    torch.testing.assert_close(restored.net[0].weight, torch.load(callback.best_model_path)["state_dict"]["net.0.weight"])
+    torch.testing.assert_close(
+        restored.net[0].weight, torch.load(callback.best_model_path)["state_dict"]["net.0.weight"]
+    )
 
 
 def test_checkpoint_path_is_in_info_while_the_fit_runs(tmp_path: Path):
@@ -152,6 +156,41 @@ def test_keyboard_interrupt_is_an_interrupted_trial(tmp_path: Path):
     assert trial.status == "interrupted"
     assert trial.error == "KeyboardInterrupt"
     assert "in training_step" in trial.traceback_text
+
+
+SIGTERM_FIT = """
+import os, signal, sys
+import votakvot
+from lightning_helpers import MLP, data, trainer
+from votakvot_lightning import VotakvotLogger
+
+class Terminated(MLP):
+    def training_step(self, batch, batch_idx):
+        if self.global_step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler stopping the job would
+        return super().training_step(batch, batch_idx)
+
+votakvot.init(path=sys.argv[1])
+trainer(VotakvotLogger("mlp")).fit(Terminated(), data())
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_is_an_interrupted_trial(tmp_path: Path):
+    """SIGTERM during a fit (in a real process) ends the trial `interrupted` with the rows logged so far."""
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_FIT, str(tmp_path / "results")],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    trial = _only_trial(tmp_path / "results")
+    assert trial.status == "interrupted"
+    assert trial.error == f"SystemExit: {128 + signal.SIGTERM}"
+    assert "in training_step" in trial.traceback_text
+    assert list(trial.metrics().step) == [0, 1]
 
 
 def test_failure_in_setup_is_recorded_too(tmp_path: Path):
@@ -332,7 +371,9 @@ def test_checkpoint_that_cannot_be_copied_warns_with_storage_errors_warn(tmp_pat
 
     callback = ModelCheckpoint(dirpath=str(tmp_path / "elsewhere"), monitor="val_loss")
     fit = trainer(
-        VotakvotLogger("mlp", copy_checkpoints=True), enable_checkpointing=True, callbacks=[callback, DeleteCheckpoints()]
+        VotakvotLogger("mlp", copy_checkpoints=True),
+        enable_checkpointing=True,
+        callbacks=[callback, DeleteCheckpoints()],
     )
     with pytest.warns(votakvot.errors.StorageWarning, match="could not store"):
         fit.fit(MLP(), data(), data(16))
@@ -347,5 +388,5 @@ def test_bad_arguments_are_refused_at_construction():
         VotakvotLogger(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="copy_checkpoints must be True or False"):
         VotakvotLogger("mlp", copy_checkpoints="yes")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="dict or an argparse.Namespace"):
+    with pytest.raises(TypeError, match=r"dict or an argparse\.Namespace"):
         VotakvotLogger("mlp").log_hyperparams([("lr", 0.1)])  # type: ignore[arg-type]
