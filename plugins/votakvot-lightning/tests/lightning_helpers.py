@@ -1,4 +1,6 @@
-"""A tiny real Lightning model (a 2-layer MLP on random tensors) and a quiet CPU Trainer for it."""
+"""A tiny real Lightning model (a 2-layer MLP on random tensors), a quiet CPU Trainer for it, and
+a clean votakvot per test (`clean_votakvot`, imported by each test module: a `conftest.py` here
+would shadow the core suite's own `conftest` module, which its tests import by name)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,28 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+import votakvot
+import votakvot.testing
+
 # Lightning's advice for real training, not about this plug-in: `pytestmark = QUIET` in test modules.
 QUIET = [
     pytest.mark.filterwarnings("ignore:.*does not have many workers"),
     pytest.mark.filterwarnings("ignore:.*isinstance.treespec, LeafSpec"),
     pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def clean_votakvot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Runs each test in its own folder with votakvot's process-wide state forgotten, root `results/`."""
+    monkeypatch.delenv("VOTAKVOT_PATH", raising=False)
+    monkeypatch.delenv("VOTAKVOT_SETTINGS", raising=False)
+    monkeypatch.setenv("VOTAKVOT_CACHE_DIR", str(tmp_path / "votakvot-cache"))
+    monkeypatch.chdir(tmp_path)
+    votakvot.testing.reset()
+    votakvot.init(path=str(tmp_path / "results"))
+    yield
+    votakvot.testing.reset()
 
 
 class MLP(L.LightningModule):

@@ -6,7 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
-from lightning_helpers import MLP, QUIET, data, documents, trainer
+from lightning_helpers import (
+    MLP,
+    QUIET,
+    clean_votakvot,  # noqa: F401 - the autouse fixture
+    data,
+    documents,
+    trainer,
+)
 from votakvot_lightning import VotakvotLogger
 
 import votakvot

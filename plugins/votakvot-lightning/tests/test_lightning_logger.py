@@ -20,7 +20,14 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger
-from lightning_helpers import MLP, QUIET, data, documents, trainer
+from lightning_helpers import (
+    MLP,
+    QUIET,
+    clean_votakvot,  # noqa: F401 - the autouse fixture
+    data,
+    documents,
+    trainer,
+)
 from votakvot_lightning import VotakvotLogger
 
 import votakvot

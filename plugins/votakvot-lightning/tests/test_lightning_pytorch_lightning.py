@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 import pytorch_lightning as pl
 import torch
-from lightning_helpers import QUIET, data
+from lightning_helpers import (
+    QUIET,
+    clean_votakvot,  # noqa: F401 - the autouse fixture
+    data,
+)
 from pytorch_lightning.callbacks import ModelCheckpoint
 from votakvot_lightning.pytorch_lightning import VotakvotLogger
 
