@@ -104,6 +104,22 @@ def test_checkpoints_land_in_the_trial_folder_and_load_back(tmp_path: Path):
     )
 
 
+def test_each_model_checkpoint_has_its_own_info_field(tmp_path: Path):
+    """A second ModelCheckpoint is recorded as `info.checkpoint_2`, in the order they first saved."""
+    by_loss = ModelCheckpoint(monitor="val_loss", filename="best-{epoch}")
+    every_epoch = ModelCheckpoint(filename="periodic-{epoch}", save_top_k=-1)
+    fit = trainer(VotakvotLogger("mlp"), enable_checkpointing=True, callbacks=[by_loss, every_epoch])
+    fit.fit(MLP(), data(), data(16))
+
+    info = _only_trial(tmp_path / "results").info
+    assert info["checkpoint"] == {
+        "best": "checkpoints/best-epoch=1.ckpt",
+        "best_score": pytest.approx(float(by_loss.best_model_score)),
+        "monitor": "val_loss",
+    }
+    assert info["checkpoint_2"] == {"best": "checkpoints/periodic-epoch=1.ckpt"}
+
+
 def test_checkpoint_path_is_in_info_while_the_fit_runs(tmp_path: Path):
     """Soon after a save, `info.checkpoint` is on disk: a run that crashes later still says where it saved."""
     votakvot.init(path=str(tmp_path / "results"), flush_interval=0.05)

@@ -53,11 +53,16 @@ def outside(path: str) -> bool:
     return "://" in path or os.path.isabs(path)
 
 
+def copy_name(path: str) -> str:
+    """The name in the trial folder of the copy of the checkpoint `path`: `checkpoints/{file name}`."""
+    return posixpath.join(CHECKPOINTS, posixpath.basename(str(path).replace(os.sep, "/")))
+
+
 def copy_into(trial: votakvot.LiveTrial, path: str) -> str:
     """Copies the checkpoint file `path` (local or any fsspec URL) into the trial folder's
     `checkpoints/` with `trial.attach`, so it lands on whatever store the trial lives on;
     returns its name in the trial folder."""
-    name = posixpath.join(CHECKPOINTS, posixpath.basename(str(path).replace(os.sep, "/")))
+    name = copy_name(path)
     with fsspec.open(path, "rb") as source, trial.attach(name, "wb") as target:
         shutil.copyfileobj(source, target, _CHUNK)
     return name

@@ -108,9 +108,9 @@ class TrialRun:
     def checkpoint_saved(self, callback: Any) -> None:
         """Records the best and last checkpoint of `callback` in `info`, at once, so that even a
         run that crashes later says where its checkpoints are."""
-        if not any(known == callback for known in self.callbacks):
+        index = next((i for i, known in enumerate(self.callbacks) if known == callback), len(self.callbacks))
+        if index == len(self.callbacks):
             self.callbacks.append(callback)
-        index = next(i for i, known in enumerate(self.callbacks) if known == callback)
         self.trial.inform(**{_checkpoint_key(index): _checkpoints.describe(callback, self.folder)})
 
     # -- how it ends ----------------------------------------------------------------------
@@ -128,7 +128,20 @@ class TrialRun:
         self.finished = True  # first: a second finalize (Lightning's, after we raised) records nothing
         exc_type, exc, tb = _how_it_ended(status)
         self.start()  # a run that failed before it reported anything is still recorded
-        unstored = self._record_checkpoints()
+        try:
+            unstored = self._record_checkpoints()
+        except BaseException:
+            self._end(exc_type, exc, tb, [])  # the run's own end is recorded whatever failed here
+            raise
+        self._end(exc_type, exc, tb, unstored)
+
+    def _end(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        unstored: list[tuple[str, BaseException]],
+    ) -> None:
         self.trial.result = dict(self.last_metrics) or None
         try:
             self.trial.__exit__(exc_type, exc, tb)
@@ -140,7 +153,7 @@ class TrialRun:
             return
         error = StorageError(self.trial.tid, unstored, self.trial.result)
         if votakvot.settings().storage_errors == "warn" or not (exc is None or isinstance(exc, Exception)):
-            warnings.warn(StorageWarning(str(error)), stacklevel=3)
+            warnings.warn(StorageWarning(str(error)), stacklevel=4)
             return
         raise error
 
@@ -167,7 +180,8 @@ class TrialRun:
                 if path not in copied:
                     copied[path] = _checkpoints.copy_into(self.trial, path)
             except (OSError, ValueError) as e:
-                unstored.append((f"{self.trial.path}/{_checkpoints.CHECKPOINTS}/ (from {path})", e))
+                target = f"{self.trial.path}/{_checkpoints.copy_name(path)}"
+                unstored.append((f"{target} (a copy of {path})", e))
                 continue
             described[key], described[f"{key}_from"] = copied[path], path
         return unstored
