@@ -17,6 +17,7 @@ import typing as _typing
 
 from . import errors, events, meta, metrics, plugins
 from ._files.yaml_format import InertObject
+from ._live.carry import carry
 from ._live.resumable import call, resumable_fn
 from ._live.track import track
 from ._live.trial import LiveTrial, current
@@ -63,6 +64,7 @@ __all__ = [
     "__version__",
     "attach",
     "call",
+    "carry",
     "code_diff",
     "current",
     "diff",

@@ -1,14 +1,20 @@
 """What a call sent to another process takes along: the settings in force where it was sent
-from and the trial it was sent from, put in force around the call where it runs."""
+from and the trial it was sent from, put in force around the call where it runs; and
+`votakvot.carry`, which makes any function take them along."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import NamedTuple
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from .._process import settings
 from . import trial
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Carried(NamedTuple):
@@ -44,3 +50,47 @@ def applied(carried: Carried) -> Iterator[None]:
             token = trial.remote_parent.set(carried.parent)
             stack.callback(trial.remote_parent.reset, token)
         yield
+
+
+class Carrying:
+    """A function that, when pickled, takes along the settings in force and the trial open at
+    that moment, and runs with them where it is called (see `votakvot.carry`)."""
+
+    __wrapped__: Callable[..., Any]
+
+    def __init__(self, fn: Callable[..., Any], carried: Carried | None = None) -> None:
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+        self._carried = carried
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._carried is None:
+            return self._fn(*args, **kwargs)
+        with applied(self._carried):
+            return self._fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<votakvot.carry of {self._fn!r}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Carrying, (self._fn, capture(self._carried)))
+
+
+def carry(fn: Callable[P, R], /) -> Callable[P, R]:
+    """Makes `fn` take votakvot's settings in force and the open trial along wherever it is sent
+    (pickled), as a tracked function does, without opening a trial itself: trials the call
+    opens where it runs land in the sender's root and record the sender's trial as their parent.
+
+        with votakvot.trial("sweep"):
+            client.map(votakvot.carry(run_one), grid)  # run_one opens its own trials
+    """
+    if isinstance(fn, Carrying):
+        return fn  # type: ignore[return-value]
+    if not callable(fn):
+        raise TypeError(f"carry() takes a function, not {fn!r}")
+    if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise TypeError(
+            f"carry() takes a plain function; {fn!r} returns before its body runs, outside what it would carry "
+            "(call it from a plain function and carry that)"
+        )
+    return Carrying(fn)  # type: ignore[return-value]
