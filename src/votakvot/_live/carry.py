@@ -27,13 +27,22 @@ class Carried(NamedTuple):
 def capture(received: Carried | None = None) -> Carried | None:
     """What a call pickled now takes along, or None when there is nothing to take. A function
     that was itself `received` from another process passes on what it got, where this process
-    has nothing of its own."""
+    has nothing of its own; its parent stays the trial it was sent from unless the thread
+    pickling it has a trial open (a task sending it on from its own trial)."""
     config = settings.carried()
-    sending = trial.sending_trial()
-    parent = sending.tid if sending is not None else None
+    own = trial.current()
+    if own is not None:
+        parent: str | None = own.tid
+    elif received is not None and received.parent is not None:
+        # Passed on from outside any trial of this thread: e.g. a Dask scheduler, which lives in
+        # the driver's process with a LocalCluster, sending a task on to a worker. The trial the
+        # call was sent from stays its parent (not the main thread's trial of this process).
+        parent = received.parent
+    else:
+        sending = trial.sending_trial()
+        parent = sending.tid if sending is not None else None
     if received is not None:
         config = config if config is not None else received.settings
-        parent = parent if parent is not None else received.parent
     if config is None and parent is None:
         return None
     return Carried(config, parent)
