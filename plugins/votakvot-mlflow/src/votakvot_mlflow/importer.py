@@ -4,7 +4,8 @@ Each run becomes the trial `{experiment}/{yy-mm-dd}/{HH:MM:SS}/{run_id}` (its st
 time), the layout votakvot writes itself:
 
 - `votakvot.yaml`: params (text that reads as a number, bool or None becomes one), the latest
-  value of each metric as the result (`{name: value}`), tags as info, the status (FINISHED ->
+  value of each metric as the result (`{name: value}`; for a run the bridge mirrored, its
+  `result` / `result.<key>` metrics, as the trial returned them), tags as info, the status (FINISHED ->
   done, FAILED -> failed, KILLED -> interrupted), start and end times, and under `meta.mlflow`
   where the run came from (`meta.git` from MLflow's git tags);
 - the metric history as metric CSV rows (`step`, `time`, values); a metric named
@@ -162,15 +163,16 @@ class _Importer:
         tid = f"{name}/{started:%y-%m-%d}/{started:%H:%M:%S}/{uid}"
         folder = self._join(tid)
         self.fs.makedirs(folder, exist_ok=True)
-        self._write_metrics(folder, info.run_id, sorted(run.data.metrics))
+        result, history = _result(run)
+        self._write_metrics(folder, info.run_id, history)
         if self.artifacts:
             self._copy_artifacts(folder, info.run_id)
-        self._write_document(folder, self._document(experiment, run, tid, uid, status))
+        self._write_document(folder, self._document(experiment, run, tid, uid, status, result))
         self.imported.append(tid)
 
     # -- reading MLflow ----------------------------------------------------------------------
 
-    def _document(self, experiment: Any, run: Any, tid: str, uid: str, status: str) -> dict[str, Any]:
+    def _document(self, experiment: Any, run: Any, tid: str, uid: str, status: str, result: Any) -> dict[str, Any]:
         info, data = run.info, run.data
         started = _local_time(info.start_time)
         finished = _local_time(info.end_time) if info.end_time else None
@@ -190,7 +192,7 @@ class _Importer:
             "status": status,
             "at": at,
             "params": {k: param_value(v) for k, v in sorted(data.params.items())},
-            "result": dict(sorted(data.metrics.items())) or None,
+            "result": result,
             "info": dict(sorted(tags.items())),
         }
         if status != "done":
@@ -270,6 +272,23 @@ class _Importer:
 
     def _join(self, *parts: str) -> str:
         return posixpath.join(self.base, *parts)
+
+
+def _result(run: Any) -> tuple[Any, list[str]]:
+    """The trial's result, and the metrics whose history becomes metric rows.
+
+    A run the bridge mirrored (tagged `votakvot.uid`) holds the trial's result as the metrics
+    `result` (a number) or `result.<key>`: those rebuild it and are not metric rows. Any other
+    run's result is the latest value of each metric."""
+    metrics = run.data.metrics
+    if "votakvot.uid" not in run.data.tags:
+        return dict(sorted(metrics.items())) or None, sorted(metrics)
+    if "result" in metrics:
+        result: Any = metrics["result"]
+    else:
+        result = {k[len("result.") :]: v for k, v in sorted(metrics.items()) if k.startswith("result.")} or None
+    history = [k for k in sorted(metrics) if k != "result" and not k.startswith("result.")]
+    return result, history
 
 
 def param_value(text: str) -> Any:

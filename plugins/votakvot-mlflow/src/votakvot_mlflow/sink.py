@@ -48,6 +48,11 @@ class MlflowSink:
         if self.run is not None:
             worker.submit(self.trial.tid, functools.partial(self.run.log_rows, event.series, event.rows))
 
+    def tick(self, now: float) -> None:
+        """Sends metric points that wait in the mirror (about once per flush interval)."""
+        if self.run is not None and self.run.holding:
+            worker.submit(self.trial.tid, self.run.send_held)
+
     def attached_file(self, event: Attached) -> None:
         if _WRITING.intersection(event.mode):
             self.attached[event.name] = None

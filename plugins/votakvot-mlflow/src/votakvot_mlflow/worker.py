@@ -35,6 +35,8 @@ from . import config, reporting
 log = logging.getLogger("votakvot_mlflow")
 
 Job = Callable[[], None]
+# At exit, a wait longer than this is announced (a process that seems to hang is worse).
+NOTICE_AFTER = 1.0
 
 
 class Worker:
@@ -78,14 +80,19 @@ class Worker:
                 self._cond.wait(left)
         return True
 
+    def waiting(self) -> list[str]:
+        """The trials whose jobs are not done yet, in order."""
+        with self._cond:
+            left = ([self._running] if self._running else []) + [tid for tid, _ in self._jobs]
+        return list(dict.fromkeys(left))
+
     def close(self, timeout: float) -> list[str]:
         """Waits up to `timeout` s for the jobs, then runs later ones inline; returns the trials
         whose jobs did not finish."""
         self.flush(timeout)
         with self._cond:
             self._closed = True
-            left = ([self._running] if self._running else []) + [tid for tid, _ in self._jobs]
-        return list(dict.fromkeys(left))
+        return self.waiting()
 
     def stop(self) -> None:
         """Drops the queued jobs and lets the thread end after its current one (tests, forks)."""
@@ -146,7 +153,14 @@ def _at_exit() -> None:
     if _worker.closed:
         return
     timeout = config.exit_timeout()
-    left = _worker.close(timeout)
+    if not _worker.flush(min(NOTICE_AFTER, timeout)):
+        log.warning(
+            "waiting up to %g s for %d trial(s) to reach MLflow before exiting ($%s sets the wait)",
+            timeout,
+            len(_worker.waiting()),
+            config.ENV_EXIT_TIMEOUT,
+        )
+    left = _worker.close(max(0.0, timeout - NOTICE_AFTER))
     if left:
         shown = ", ".join(repr(t) for t in left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
         message = (
