@@ -252,7 +252,8 @@ def test_the_mirror_completes_at_exit(store: Store, tmp_path: Path):
 def test_exit_waits_a_bounded_time_and_says_what_was_not_mirrored(tmp_path: Path):
     """A tracking server that accepts connections and never answers holds the mirror; at exit the
     process waits $VOTAKVOT_MLFLOW_EXIT_TIMEOUT seconds, then warns naming the trials it could
-    not finish. The votakvot records are complete."""
+    not finish; a trial votakvot finishes at exit after that is reported, not sent (which would
+    hold the exit again). The votakvot records are complete."""
     import socket
 
     with socket.socket() as silent:
@@ -260,19 +261,29 @@ def test_exit_waits_a_bounded_time_and_says_what_was_not_mirrored(tmp_path: Path
         silent.listen(16)
         uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
         code = textwrap.dedent("""
-            import votakvot
+            import threading, time, votakvot
             votakvot.init(path="results")
             for i in range(2):
                 with votakvot.trial("hung", i=i) as t:
                     t.result = i
+            opened = threading.Event()
+
+            def left_open():
+                with votakvot.trial("left-open"):
+                    opened.set()
+                    time.sleep(3600)
+
+            threading.Thread(target=left_open, daemon=True).start()
+            opened.wait()
         """)
         done = run_script(
             code, cwd=tmp_path, env={votakvot_mlflow.ENV: uri, votakvot_mlflow.ENV_EXIT_TIMEOUT: "1"}, timeout=60
         )
     assert done.returncode == 0, done.stderr
-    assert "MirrorWarning: 2 trial(s) were not completely mirrored into MLflow within 1 s at exit" in done.stderr
+    assert "MirrorWarning: 3 trial(s) were not completely mirrored into MLflow within 1 s at exit" in done.stderr
+    assert "finished at exit, was not mirrored into MLflow" in done.stderr
     report = votakvot.load_report(str(tmp_path / "results"))
-    assert list(report.status) == ["done", "done"] and sorted(report.result) == [0, 1]
+    assert list(report.status) == ["done", "done", "interrupted"] and list(report.result)[:2] == [0, 1]
 
 
 @pytest.mark.slow

@@ -39,11 +39,11 @@ class UnreachableError(ConnectionError):
 class Connection:
     """A tracking URI: its client and the ids of the experiments already looked up."""
 
-    def __init__(self, uri: str | None) -> None:
+    def __init__(self, uri: str) -> None:
         import mlflow
 
-        self.uri = uri or mlflow.get_tracking_uri()
-        self.shown = config.shown(self.uri)
+        self.uri = uri
+        self.shown = config.shown(uri)
         self.client = mlflow.MlflowClient(tracking_uri=self.uri)
         self._experiments: dict[str, str] = {}
 
@@ -89,13 +89,17 @@ class Connection:
 
 
 _lock = threading.Lock()
-_connections: dict[str | None, Connection] = {}
+_connections: dict[str, Connection] = {}
 # The runs of this process's trials that are open, by tid: a nested trial's parent run.
 _open_runs: dict[str, str] = {}
 
 
 def connection(uri: str | None) -> Connection:
-    """The connection of `uri` (None: MLflow's own), made once per process."""
+    """The connection of `uri` (None: the URI MLflow resolves now), made once per process."""
+    if uri is None:
+        import mlflow
+
+        uri = mlflow.get_tracking_uri()
     with _lock:
         found = _connections.get(uri)
         if found is None:

@@ -4,7 +4,8 @@ Sinks hand it jobs (one trial's start, metric batches, finish), run in the order
 job reports its own failures (see `reporting`); the thread only survives them. `flush()` waits
 for the jobs given so far. At interpreter exit it waits up to `$VOTAKVOT_MLFLOW_EXIT_TIMEOUT`
 seconds for the rest and warns about what it could not finish; jobs given after that (trials
-votakvot finishes at exit) run on the caller's thread. A forked child starts with no jobs
+votakvot finishes at exit) run on the caller's thread, unless MLflow had not kept up (they are
+then only reported). A forked child starts with no jobs
 (they are its parent's). Children of `multiprocessing` end with `os._exit`, which skips
 atexit: they wait the same way through multiprocessing's exit finalizers, registered when a
 process first hands over a job (a child starts with its parent's finalizers cleared).
@@ -49,6 +50,8 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._running: str | None = None  # the trial of the job being run
         self._closed = False
+        self._late_jobs_dropped = False  # exit began with jobs still waiting: later ones are not run
+        self._dropped: set[str] = set()  # the trials of those, reported once each
         self._stopped = False
 
     def submit(self, tid: str, job: Job) -> None:
@@ -62,6 +65,16 @@ class Worker:
                     self._thread.start()
                 self._cond.notify_all()
                 return
+        if self._late_jobs_dropped:  # MLflow did not keep up: do not hold the exit for it again
+            if tid in self._dropped:
+                return
+            self._dropped.add(tid)
+            message = (
+                f"trial {tid!r}, finished at exit, was not mirrored into MLflow: it did not take the earlier "
+                "trials in time. Its votakvot record is complete."
+            )
+            warnings.warn(MirrorWarning(message), stacklevel=3)
+            return
         _run(tid, job)  # after exit began: nobody would wait for the thread
 
     @property
@@ -92,7 +105,9 @@ class Worker:
         self.flush(timeout)
         with self._cond:
             self._closed = True
-        return self.waiting()
+        left = self.waiting()
+        self._late_jobs_dropped = bool(left)
+        return left
 
     def stop(self) -> None:
         """Drops the queued jobs and lets the thread end after its current one (tests, forks)."""
