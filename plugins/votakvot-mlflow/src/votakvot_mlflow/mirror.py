@@ -133,6 +133,7 @@ class RunMirror:
         self._conn: Connection | None = None
         self._last_steps: dict[str, int] = {}
         self._held: list[mapping.Point] = []
+        self._tags_sent: dict[str, str] = {}
         self._sent_at = time.monotonic()
 
     # -- jobs --------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ class RunMirror:
                 conn.client.update_run(run_id, status="RUNNING")
                 self._log(conn, run_id, tags=tags)
             self.run_id = run_id
+            self._tags_sent = tags
             _open_runs[self.tid] = run_id
         except Exception as e:
             self._failed("making its run", e)
@@ -205,7 +207,8 @@ class RunMirror:
             metrics, result_tags = mapping.result(document, finished)
             held, self._held = self._held, []
             tags = {**mapping.tags(document, self.path), **result_tags}
-            self._log(conn, run_id, metrics=[*held, *metrics], tags=tags)
+            changed = {k: v for k, v in tags.items() if self._tags_sent.get(k) != v}
+            self._log(conn, run_id, metrics=[*held, *metrics], tags=changed)
             self._log_artifacts(conn, run_id, attached, traceback_text)
             status = mapping.STATUS.get(str(document.get("status")), "FINISHED")
             conn.client.set_terminated(run_id, status=status, end_time=finished or None)
