@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import textwrap
 import uuid
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import votakvot
-from conftest import read_yaml
+from conftest import SRC, read_yaml, run_python
 from votakvot import plugins
 
 FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
@@ -460,3 +461,37 @@ def test_trial_view_names_the_trial(local_root):
     assert probe() == f"{__name__}/test_trial_view_names_the_trial.probe"
     with votakvot.trial_at("fixed/id") as explicit:
         assert explicit.name == "fixed/id"
+
+
+def test_a_mirror_failing_for_a_trial_finished_at_exit_warns(dist, tmp_path):
+    """A trial finished by the exit hook (left open in a daemon thread) whose mirror sink fails
+    warns with MirrorWarning at exit; its document is stored as interrupted."""
+    import subprocess
+
+    failing_at_the_end = MIRROR_SINK_SOURCE.replace(
+        'CALLS.append("finished")', 'raise ConnectionRefusedError("the tracker is down on purpose")'
+    )
+    assert failing_at_the_end != MIRROR_SINK_SOURCE
+    module = dist.module(failing_at_the_end)
+    dist.install("acme-mirror", {"votakvot.sinks": {"mirror": f"{module}:UnreachableTrackerSink"}})
+    code = textwrap.dedent(
+        """
+        import threading, time, votakvot
+        votakvot.init(path="results", heartbeat=0.2, flush_interval=0.1)
+        opened = threading.Event()
+
+        def left_open():
+            with votakvot.trial("left-open"):
+                opened.set()
+                time.sleep(3600)
+
+        threading.Thread(target=left_open, daemon=True).start()
+        opened.wait()
+        """
+    )
+    done = run_python(code, cwd=tmp_path, env={"PYTHONPATH": f"{dist.site}{os.pathsep}{SRC}"}, stderr=subprocess.PIPE)
+    _, stderr = done.communicate(timeout=60)
+    assert done.returncode == 0, stderr
+    assert b"MirrorWarning: trial 'left-open/" in stderr and b"tracker is down on purpose" in stderr
+    (trial,) = votakvot.load_trials(str(tmp_path / "results")).values()
+    assert trial.status == "interrupted"

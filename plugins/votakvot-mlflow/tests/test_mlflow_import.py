@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures are imported from mlflow_bridge_fixtures and named as arguments)
 """import_runs copies real MLflow runs into votakvot trial folders that votakvot loads back,
 and a second import adds only what is new."""
 
@@ -12,9 +13,9 @@ import fsspec
 import pytest
 import votakvot_mlflow
 from mlflow.entities import Metric, Param
+from mlflow_bridge_fixtures import Store, clean, empty_database, store  # noqa: F401  (fixtures used by name)
 
 import votakvot
-from conftest import Store
 from votakvot.errors import SelectionError
 
 T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC, in MLflow's milliseconds

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from conftest import run_script
+from mlflow_bridge_fixtures import clean, run_script  # noqa: F401  (fixtures used by name)
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures are imported from mlflow_bridge_fixtures and named as arguments)
 """The bridge and the import against a real `mlflow server` on 127.0.0.1 (MLflow's REST client,
 artifacts uploaded through the server)."""
 
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import votakvot_mlflow
+from mlflow_bridge_fixtures import clean, empty_database, free_port  # noqa: F401  (fixtures used by name)
 
 import votakvot
-from conftest import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures are imported from mlflow_bridge_fixtures and named as arguments)
 """The bridge mirrors trials into a real MLflow store: what lands there, when it is on, and what
 a failing MLflow costs (a warning, never the votakvot record)."""
 
@@ -12,10 +13,18 @@ from pathlib import Path
 import pytest
 import votakvot_mlflow
 import yaml
+from mlflow_bridge_fixtures import (  # noqa: F401  (fixtures used by name)
+    Store,
+    clean,
+    empty_database,
+    free_port,
+    git_repo,
+    run_script,
+    store,
+)
 from votakvot_mlflow.sink import MlflowSink
 
 import votakvot
-from conftest import Store, free_port, run_script
 from votakvot.errors import MirrorWarning
 
 FAST = {"heartbeat": 0.2, "flush_interval": 0.1}

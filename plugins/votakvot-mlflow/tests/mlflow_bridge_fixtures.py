@@ -1,5 +1,9 @@
 """Fixtures of the MLflow bridge's tests: a real MLflow sqlite store per test, a real git
-repository, a clean votakvot and bridge."""
+repository, a clean votakvot and bridge.
+
+Not a conftest.py: the suite's own tests import helpers from `conftest`, which a second
+conftest module would replace. Each test module imports the fixtures it uses from here.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ MLFLOW_VARIABLES = (
 
 
 @pytest.fixture(autouse=True)
-def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Each test in its own folder, with the bridge off and nothing left of the last test."""
     for name in MLFLOW_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -42,15 +46,20 @@ def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     votakvot.testing.reset()
 
 
+_template: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def empty_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow sqlite database with its tables made (MLflow's migrations take seconds: they
-    run once, and each test gets a copy)."""
+    run once per session, whichever module asks first, and each test gets a copy)."""
     import mlflow
 
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
+    if not _template:
+        path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+        mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+        _template.append(path)
+    return _template[0]
 
 
 class Store:
