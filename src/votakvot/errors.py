@@ -23,6 +23,7 @@
 
     VotakvotWarning (UserWarning)
      ├── StorageWarning                       something not stored, with `init(storage_errors="warn")`
+     ├── MirrorWarning                        a mirror sink (a bridge into another tracker) could not copy a trial
      └── MissingPathWarning                   a load path that does not exist or is not a folder
 """
 
@@ -34,6 +35,7 @@ __all__ = [
     "AttachPathError",
     "CallArgumentError",
     "CodeDiffError",
+    "MirrorWarning",
     "MissingDependencyError",
     "MissingPathWarning",
     "ParamsMismatchError",
@@ -177,6 +179,24 @@ class VotakvotWarning(UserWarning):
 
 class StorageWarning(VotakvotWarning):
     """Something a trial tracked could not be stored, with `init(storage_errors="warn")`."""
+
+
+class MirrorWarning(VotakvotWarning):
+    """A mirror sink (`mirror = True` in `votakvot.plugins.Sink`: a bridge into another tracker)
+    could not copy a trial there. The trial itself is stored: nothing is lost in votakvot.
+
+    Mirror plug-ins give it too for failures they meet later, off the trial's thread. Make it
+    strict with `warnings.simplefilter("error", MirrorWarning)`, or silence it with "ignore".
+    """
+
+    @classmethod
+    def of(cls, tid: str, path: str, failures: list[tuple[str, BaseException]]) -> MirrorWarning:
+        """The warning for trial `tid` (stored at `path`) whose mirrors failed as `(sink, cause)`."""
+        lines = "\n".join(f"  {sink}: {cause!r}" for sink, cause in failures)
+        return cls(
+            f"trial {tid!r} is stored at {path}, but could not be mirrored:\n{lines}\n"
+            "Its votakvot record is complete; the mirror may be missing it or hold part of it."
+        )
 
 
 class MissingPathWarning(VotakvotWarning):

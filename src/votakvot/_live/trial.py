@@ -24,7 +24,15 @@ from .._files.storage import Folder, Store, open_root
 from .._process import settings as process_settings
 from .._process import state
 from .._read.trial import Trial
-from ..errors import AttachPathError, StorageError, StorageWarning, SymlinkError, TrialBusyError, TrialStateError
+from ..errors import (
+    AttachPathError,
+    MirrorWarning,
+    StorageError,
+    StorageWarning,
+    SymlinkError,
+    TrialBusyError,
+    TrialStateError,
+)
 from ..events import Attached, Finished, Informed, Metered, Restored, Snapshotted, Started
 from . import resume, shutdown, ticker
 from .bus import TrialBus, build_sinks
@@ -114,6 +122,7 @@ class LiveTrial:
         self._open = False
         self._foreign = False  # inherited by a forked child: the parent's, not this process's
         self._unstored: StorageError | None = None
+        self._unmirrored: MirrorWarning | None = None
         self._claim: Claim | None = None
         self._on_main_thread = False
         self._started_at = 0.0
@@ -177,6 +186,9 @@ class LiveTrial:
             with contextlib.suppress(ValueError):  # left in another context (e.g. an async generator)
                 _active.reset(self._token)
             self._token = None
+        unmirrored, self._unmirrored = self._unmirrored, None
+        if unmirrored is not None:  # whatever else happens: the trial does not depend on its mirrors
+            warnings.warn(unmirrored, stacklevel=2)
         unstored, self._unstored = self._unstored, None
         if unstored is None:
             return
@@ -220,12 +232,18 @@ class LiveTrial:
             )
         if failures:
             self._unstored = StorageError(self.tid, failures, self.result)
+        unmirrored = self._bus.unmirrored()
+        if unmirrored:
+            self._unmirrored = MirrorWarning.of(self.tid, self.path, unmirrored)
 
     def abandon(self, status: str = "interrupted") -> None:
         """Finishes the trial with `status` from outside its block (at interpreter exit)."""
         if self._open:
             self.error = self.error or "the process exited while the trial was running"
             self._finish(status)
+            if self._unmirrored is not None:
+                log.warning("%s", self._unmirrored)
+                warnings.warn(self._unmirrored, stacklevel=2)
             if self._unstored is not None:  # nobody to raise to: say it where it is seen
                 log.error("%s", self._unstored)
                 warnings.warn(StorageWarning(str(self._unstored)), stacklevel=2)
