@@ -58,13 +58,13 @@ class ItemRecorder:
     ) -> None:
         trial = recorded.trial
         outcome = outcome_of(reports)
-        try:
-            trial.inform(pytest=self._info(item, reports, outcome, stopped))
-            for name, text in captured(reports).items():
+        trial.inform(pytest=self._info(item, reports, outcome, stopped))
+        for name, text in captured(reports).items():
+            try:
                 with trial.attach(name, "w") as f:
                     f.write(text)
-        except OSError as e:
-            self.recorder.unstored.append(f"{trial.tid}: {type(e).__name__}: {e}")
+            except OSError as e:
+                self.recorder.note(trial.tid, f"{name}: {e!r}")
         if isinstance(stopped, pytest.exit.Exception):  # an Exception, yet it ends the run as Ctrl-C does
             trial.conclude("interrupted", error=f"pytest.exit: {stopped}")
             stopped = None

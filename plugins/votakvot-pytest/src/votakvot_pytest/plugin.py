@@ -60,7 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     recorder = Recorder(root)
     try:
         recorder.check()
-    except (ValueError, ImportError) as e:  # votakvot's SettingsError, MissingDependencyError
+    except (ValueError, ImportError, OSError) as e:  # SettingsError, MissingDependencyError, a file
         raise pytest.UsageError(f"{options.OPTION}={root}: {e}") from e
     config.pluginmanager.register(SessionRecorder(config, recorder), "votakvot-session")
     config.pluginmanager.register(ItemRecorder(recorder), "votakvot-items")
@@ -76,7 +76,7 @@ class _WorkerOutput:
     def pytest_sessionfinish(self) -> None:
         from .session import WORKER_OUTPUT
 
-        self.config.workeroutput[WORKER_OUTPUT] = list(self.recorder.unstored)  # type: ignore[attr-defined]
+        self.config.workeroutput[WORKER_OUTPUT] = dict(self.recorder.unstored)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import os
 import warnings
 from typing import Any
 
@@ -34,12 +35,19 @@ class Recorder:
         self.settings = votakvot.Settings(path=root, handle_sigterm=False)
         self.root = root
         self.session_tid: str | None = None  # the parent of every test's trial
-        self.unstored: list[str] = []
+        self.unstored: dict[str, str] = {}  # trial (tid, or name if it never started) -> what was lost first
 
     def check(self) -> None:
-        """Raises what votakvot raises for a root it cannot use (an unknown protocol, a file)."""
+        """Raises what votakvot raises for a root it cannot use (an unknown protocol, a missing
+        package), and NotADirectoryError for an existing file."""
         with self.settings.scoped():
             pass
+        if "://" not in self.root and os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise NotADirectoryError(f"{self.root!r} is a file; give the folder the trials should go in")
+
+    def note(self, trial: str, what: str) -> None:
+        """Keeps that something of `trial` could not be stored (the first thing said per trial)."""
+        self.unstored.setdefault(trial, what)
 
     def open(self, name: str, params: dict[str, Any], *, parent: str | None = None) -> RecordedTrial | None:
         """Enters a new trial `name` with `params` (None, noted in `unstored`, if that failed)."""
@@ -50,7 +58,7 @@ class Recorder:
             context = contextvars.Context()
             context.run(trial.__enter__)
         except Exception as e:  # the store cannot be reached at all: the tests still run
-            self.unstored.append(f"{name}: {type(e).__name__}: {e}")
+            self.note(name, f"{type(e).__name__}: {e}")
             return None
         return RecordedTrial(trial, context)
 
@@ -63,5 +71,8 @@ class Recorder:
             warnings.simplefilter("error", StorageWarning)
             try:
                 recorded.context.run(recorded.trial.__exit__, type(exc) if exc is not None else None, exc, tb)
-            except (StorageError, StorageWarning) as e:
-                self.unstored.append(str(e))
+            except StorageError as e:
+                self.note(e.tid, f"{e.path}: {e.cause!r}")
+            except StorageWarning as e:  # its text: a line naming the trial, then one per file and cause
+                lines = str(e).splitlines()
+                self.note(recorded.trial.tid, lines[1].strip() if len(lines) > 1 else str(e))

@@ -61,7 +61,7 @@ class SessionRecorder:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """pytest-xdist: takes over what a worker could not store."""
-        self.recorder.unstored.extend(getattr(node, "workeroutput", {}).get(WORKER_OUTPUT, []))
+        self.recorder.unstored.update(getattr(node, "workeroutput", {}).get(WORKER_OUTPUT, {}))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Here too when the tests run on xdist workers: the controller sees every report.
@@ -114,11 +114,11 @@ class SessionRecorder:
     def _summary(self) -> list[str]:
         """What was not stored (a line each, at most 10), then where the tests were recorded."""
         unstored = self.recorder.unstored
-        lines = [f"votakvot: could not store {len(unstored)} trial(s) below {self.recorder.root}:"] if unstored else []
-        lines += [f"  {line}" for line in unstored[:_SHOWN_UNSTORED]]
+        lines = [f"votakvot: {len(unstored)} trial(s) could not be stored in full below {self.recorder.root}:"] if unstored else []
+        lines += [f"  {trial}: {what}" for trial, what in list(unstored.items())[:_SHOWN_UNSTORED]]
         if len(unstored) > _SHOWN_UNSTORED:
             lines.append(f"  ... and {len(unstored) - _SHOWN_UNSTORED} more")
-        where = f"votakvot: {sum(self.counts.values())} test(s) recorded below {self.recorder.root}/{TESTS}"
+        where = f"votakvot: {sum(self.counts.values())} test(s) ran, recorded below {self.recorder.root}/{TESTS}"
         session = self.recorder.session_tid
         return [*lines, f"{where}, session {session}" if session else where]
 
