@@ -39,7 +39,7 @@ def test_conclude_stores_the_error_and_the_traceback(root):
         assert loaded.status == status
         assert loaded.traceback_text == "def test():\n>   assert 1 == 2\n"
         with pytest.raises(TrialFailedError, match=r"assert 1 == 2"):
-            loaded.result
+            loaded.result  # noqa: B018
 
 
 def test_the_last_conclusion_wins_and_an_exception_wins_over_any(root):

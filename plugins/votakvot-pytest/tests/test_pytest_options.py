@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from votakvot_pytest_runs import Project, project, report_of_sessions, report_of_tests, shown  # noqa: F401
+from votakvot_pytest_runs import Project, report_of_sessions, report_of_tests, shown
 
 ONE_TEST = "def test_one():\n    pass\n"
 
 
-def test_without_the_option_nothing_is_recorded_or_imported(project: Project):  # noqa: F811
+def test_without_the_option_nothing_is_recorded_or_imported(tmp_path):
     """Without --votakvot no trial is written, votakvot is not even imported, no recorder is
     registered, and the votakvot_trial fixture is None."""
+    project = Project(tmp_path)
     project.write(
         "test_off.py",
         """
@@ -30,8 +31,9 @@ def test_without_the_option_nothing_is_recorded_or_imported(project: Project):  
     assert sorted(p.name for p in project.folder.iterdir()) == ["pytest.ini", "test_off.py"]
 
 
-def test_the_default_root_is_in_the_rootdir_wherever_pytest_starts(project: Project):  # noqa: F811
+def test_the_default_root_is_in_the_rootdir_wherever_pytest_starts(tmp_path):
     """A bare --votakvot records into .votakvot/tests of the rootdir, also when started in a sub-folder."""
+    project = Project(tmp_path)
     project.write("sub/test_sub.py", ONE_TEST)
     assert project.run("--votakvot").returncode == 0
     assert project.run("--votakvot", cwd=project.folder / "sub").returncode == 0
@@ -40,9 +42,10 @@ def test_the_default_root_is_in_the_rootdir_wherever_pytest_starts(project: Proj
     assert not (project.folder / "sub" / ".votakvot").exists()
 
 
-def test_the_ini_option_and_the_command_line_name_the_root(project: Project):  # noqa: F811
+def test_the_ini_option_and_the_command_line_name_the_root(tmp_path):
     """`votakvot_root` in the ini file is relative to the rootdir; --votakvot=ROOT to where pytest
     was started; PYTEST_ADDOPTS carries the option as well."""
+    project = Project(tmp_path)
     project.write("pytest.ini", "[pytest]\nvotakvot_root = results/from-ini\n")
     project.write("sub/test_sub.py", ONE_TEST)
     assert project.run("--votakvot", cwd=project.folder / "sub").returncode == 0
@@ -53,9 +56,10 @@ def test_the_ini_option_and_the_command_line_name_the_root(project: Project):  #
         assert report_of_tests(project.folder / root).status.tolist() == ["done"], root
 
 
-def test_a_root_written_as_a_separate_word_is_refused(project: Project):  # noqa: F811
+def test_a_root_written_as_a_separate_word_is_refused(tmp_path):
     """`--votakvot tests` is a usage error saying to write `--votakvot=tests`: argparse would
     take the test path for the root."""
+    project = Project(tmp_path)
     project.write("tests/test_a.py", ONE_TEST)
     for args, env in (
         (["--votakvot", "tests"], {}),
@@ -69,8 +73,9 @@ def test_a_root_written_as_a_separate_word_is_refused(project: Project):  # noqa
     assert project.run("tests", "--votakvot").returncode == 0
 
 
-def test_roots_that_cannot_work_are_usage_errors(project: Project):  # noqa: F811
+def test_roots_that_cannot_work_are_usage_errors(tmp_path):
     """A file, or a URL of a protocol fsspec does not know, is refused before any test runs."""
+    project = Project(tmp_path)
     project.write("test_a.py", ONE_TEST)
     project.write("a-file", "x")
     for root, says in (("a-file", "is a file"), ("nosuch://bucket/x", "fsspec knows no protocol 'nosuch'")):
@@ -79,8 +84,9 @@ def test_roots_that_cannot_work_are_usage_errors(project: Project):  # noqa: F81
         assert says in result.stderr
 
 
-def test_the_plug_in_can_be_turned_off_by_name(project: Project):  # noqa: F811
+def test_the_plug_in_can_be_turned_off_by_name(tmp_path):
     """`-p no:votakvot` unloads the plug-in: --votakvot is then an unknown option."""
+    project = Project(tmp_path)
     project.write("test_a.py", ONE_TEST)
     result = project.run("-p", "no:votakvot", "--votakvot")
     assert result.returncode == 4, shown(result)

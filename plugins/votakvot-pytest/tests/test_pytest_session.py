@@ -8,8 +8,9 @@ import os
 import subprocess
 
 import pytest
-from votakvot_pytest_runs import Project, parent_of, project, report_of_sessions, report_of_tests, shown  # noqa: F401
+from votakvot_pytest_runs import Project, parent_of, report_of_sessions, report_of_tests, shown
 
+IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
 MIXED = """
     import pytest
 
@@ -32,12 +33,19 @@ MIXED = """
     def test_error(broken):
         pass
 """
+MORE = """
+    import pytest
+
+    @pytest.mark.parametrize("k", range(10))
+    def test_k(k):
+        pass
+"""
 COUNTS = {"passed": 5, "failed": 1, "errors": 1, "skipped": 1, "xfailed": 1, "xpassed": 0}
 
 
 def _git_repo(project: Project) -> str:
     """Makes the project a git repository with one commit; returns the commit."""
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {name: "t@example.com" for name in IDENTITY}
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "tests"]):
         subprocess.run(["git", *command], cwd=project.folder, check=True, env={**os.environ, **env})
     return subprocess.run(
@@ -45,10 +53,11 @@ def _git_repo(project: Project) -> str:
     ).stdout.strip()
 
 
-def test_the_session_is_the_parent_with_the_command_line_and_the_counts(project: Project):  # noqa: F811
+def test_the_session_is_the_parent_with_the_command_line_and_the_counts(tmp_path):
     """One session trial per run: params.args is the command line, the result counts each outcome
     as pytest's summary line does, its status follows the exit status, git meta is recorded, and
     every test's trial names it as parent."""
+    project = Project(tmp_path)
     project.write("test_mixed.py", MIXED)
     commit = _git_repo(project)
     result = project.run("--votakvot", "-q")
@@ -76,8 +85,9 @@ def test_the_session_is_the_parent_with_the_command_line_and_the_counts(project:
     assert f"votakvot: 9 test(s) ran, recorded below {project.default_root}/test, session {trial.tid}" in result.stdout
 
 
-def test_a_clean_run_and_a_run_without_tests_end_done(project: Project):  # noqa: F811
+def test_a_clean_run_and_a_run_without_tests_end_done(tmp_path):
     """Exit status 0 and 5 (no tests collected) end the session done; a collection error is counted."""
+    project = Project(tmp_path)
     project.write("test_ok.py", "def test_ok():\n    pass\n")
     assert project.run("--votakvot", "-q").returncode == 0
     assert project.run("--votakvot", "-q", "-k", "nothing_matches").returncode == 5
@@ -90,12 +100,13 @@ def test_a_clean_run_and_a_run_without_tests_end_done(project: Project):  # noqa
 
 
 @pytest.mark.slow
-def test_xdist_workers_record_under_the_controllers_session(project: Project):  # noqa: F811
+def test_xdist_workers_record_under_the_controllers_session(tmp_path):
     """With `-n 2` every test is recorded once, by the worker that ran it, with the controller's
     session as parent; the session counts the outcomes of all workers."""
+    project = Project(tmp_path)
     pytest.importorskip("xdist")
     project.write("test_mixed.py", MIXED)
-    project.write("test_more.py", "import pytest\n\n@pytest.mark.parametrize('k', range(10))\ndef test_k(k):\n    pass\n")
+    project.write("test_more.py", MORE)
     result = project.run("--votakvot", "-n", "2", "-q")
     assert result.returncode == 1, shown(result)
 
@@ -112,9 +123,10 @@ def test_xdist_workers_record_under_the_controllers_session(project: Project):  
     assert {t.meta.process.pid for t in tests.trial}.isdisjoint({session.meta.process.pid})
 
 
-def test_trials_that_cannot_be_stored_are_reported_and_tests_go_on(project: Project):  # noqa: F811
+def test_trials_that_cannot_be_stored_are_reported_and_tests_go_on(tmp_path):
     """A root where the tests' folder cannot be made (a file is in the way): every test still runs
     with its usual outcome, and the run's summary names the trials that could not be stored."""
+    project = Project(tmp_path)
     project.write("test_mixed.py", MIXED)
     root = project.folder / "results"
     root.mkdir()
@@ -131,11 +143,12 @@ def test_trials_that_cannot_be_stored_are_reported_and_tests_go_on(project: Proj
 
 
 @pytest.mark.slow
-def test_xdist_workers_report_what_they_could_not_store(project: Project):  # noqa: F811
+def test_xdist_workers_report_what_they_could_not_store(tmp_path):
     """What workers could not store reaches the controller's summary: ten trials by name, then how many more."""
+    project = Project(tmp_path)
     pytest.importorskip("xdist")
     project.write("test_mixed.py", MIXED)
-    project.write("test_more.py", "import pytest\n\n@pytest.mark.parametrize('k', range(10))\ndef test_k(k):\n    pass\n")
+    project.write("test_more.py", MORE)
     root = project.folder / "results"
     root.mkdir()
     (root / "test").write_text("in the way")

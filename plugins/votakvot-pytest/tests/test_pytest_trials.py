@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 import yaml
-from votakvot_pytest_runs import Project, project, shown, report_of_tests  # noqa: F401 - project is a fixture
+from votakvot_pytest_runs import Project, report_of_tests, shown
 
 import votakvot
 
@@ -124,7 +124,7 @@ def test_failures_keep_their_error_phase_and_traceback(outcomes):
     assert "assert 1 + 1 == 3" in trial.traceback_text
     assert re.search(r"test_outcomes.py:\d+: AssertionError", trial.traceback_text)
     with pytest.raises(votakvot.errors.TrialFailedError, match="assert"):
-        trial.result
+        trial.result  # noqa: B018
 
     setup = outcomes.loc["test_outcomes.py::test_setup_fails"]
     assert setup.error == "RuntimeError: no database"
@@ -184,9 +184,10 @@ def test_captured_output_is_attached_only_when_there_is_some(outcomes):
     )
 
 
-def test_parametrize_values_are_params_and_objects_are_reprs(project: Project):  # noqa: F811
+def test_parametrize_values_are_params_and_objects_are_reprs(tmp_path):
     """Plain parametrize values are params as they are; other objects are their repr, without
     memory addresses, and nothing is pickled into the document."""
+    project = Project(tmp_path)
     project.write(
         "test_params.py",
         """
@@ -230,9 +231,10 @@ def _read(trial: votakvot.Trial) -> str:
         return f.read()
 
 
-def test_names_follow_the_node_id_and_stay_loadable(project: Project):  # noqa: F811
+def test_names_follow_the_node_id_and_stay_loadable(tmp_path):
     """A trial's name is `test/` and the node id as folders (classes too); ids holding '/', '::',
     a leading '.', or hundreds of characters still give names votakvot stores and loads back."""
+    project = Project(tmp_path)
     project.write(
         "pkg/test_names.py",
         """
@@ -261,8 +263,9 @@ def test_names_follow_the_node_id_and_stay_loadable(project: Project):  # noqa: 
     assert all(len(segment.encode()) <= 200 for tid in report.tid for segment in tid.split("/"))
 
 
-def test_a_test_can_add_to_its_own_trial(project: Project):  # noqa: F811
+def test_a_test_can_add_to_its_own_trial(tmp_path):
     """The `votakvot_trial` fixture is the test's trial: what it meters and informs is stored there."""
+    project = Project(tmp_path)
     project.write(
         "test_fixture.py",
         """
@@ -279,9 +282,10 @@ def test_a_test_can_add_to_its_own_trial(project: Project):  # noqa: F811
     assert row.trial.metrics()["rows_per_s"].tolist() == [0.0, 100.0, 200.0]
 
 
-def test_code_under_test_sees_no_trial_and_keeps_its_own_settings(project: Project, tmp_path):  # noqa: F811
+def test_code_under_test_sees_no_trial_and_keeps_its_own_settings(tmp_path):
     """Inside a recorded test `votakvot.current()` is None, trials the code opens go to its own
     root with no parent, and $VOTAKVOT_SETTINGS is not set for its subprocesses."""
+    project = Project(tmp_path)
     own = tmp_path / "own-results"
     project.write(
         "test_user.py",
@@ -304,8 +308,9 @@ def test_code_under_test_sees_no_trial_and_keeps_its_own_settings(project: Proje
     assert report_of_tests(project.default_root).status.tolist() == ["done"]
 
 
-def test_an_interrupted_run_ends_its_trials_interrupted(project: Project):  # noqa: F811
+def test_an_interrupted_run_ends_its_trials_interrupted(tmp_path):
     """Ctrl-C in a test, or pytest.exit(), ends that test's trial and the session's `interrupted`."""
+    project = Project(tmp_path)
     project.write(
         "test_stop.py",
         """

@@ -13,7 +13,6 @@ import textwrap
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 import votakvot
 
@@ -22,7 +21,8 @@ _LEFT_OUT = ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT
 
 
 class Project:
-    """A folder with a `pytest.ini` (so it is the rootdir) and test files, and a way to run pytest in it."""
+    """A folder `project` with a `pytest.ini` (so it is the rootdir) and test files, made in a
+    temporary folder, and a way to run pytest in it."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder / "project"
@@ -56,12 +56,6 @@ class Project:
             text=True,
             timeout=timeout,
         )
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    """An empty pytest project in a temporary folder."""
-    return Project(tmp_path)
 
 
 def report_of_tests(root: Path | str) -> pd.DataFrame:

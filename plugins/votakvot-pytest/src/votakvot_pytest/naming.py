@@ -28,8 +28,8 @@ _MAX_DEPTH = 20
 def trial_name(nodeid: str) -> str:
     """Returns the trial name of a test: `test/` and its node id as a folder path.
 
-        trial_name("tests/test_io.py::TestRead::test_csv[utf-8]")
-        # 'test/tests/test_io.py/TestRead/test_csv[utf-8]'
+    trial_name("tests/test_io.py::TestRead::test_csv[utf-8]")
+    # 'test/tests/test_io.py/TestRead/test_csv[utf-8]'
     """
     path, _, inside = nodeid.partition("::")
     # Split classes from the function before the parametrize id, which may hold '::' itself.

@@ -5,6 +5,7 @@ Imported at every pytest start-up, so it imports nothing of votakvot.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 from pathlib import Path
@@ -75,7 +76,7 @@ def check_value_form(config: pytest.Config) -> None:
         *config.getini("addopts"),
         *map(str, config.invocation_params.args),
     ]
-    for word, following in zip(words, words[1:]):
+    for word, following in itertools.pairwise(words):
         if word == OPTION and following == value:
             raise pytest.UsageError(
                 f"{OPTION} {value}: is {value!r} where the trials go, or a test path? Write the root "

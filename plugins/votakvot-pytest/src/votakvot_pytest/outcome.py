@@ -36,7 +36,7 @@ def outcome_of(reports: Sequence[pytest.TestReport]) -> Outcome:
     A failed set-up is an `error`; so is a failed tear-down of a test that did not fail itself
     (pytest counts both a pass and an error then; the trial keeps the error).
     """
-    phases = {r.when: r for r in reports}  # a rerun's later report of a phase replaces the earlier
+    phases: dict[str, pytest.TestReport] = {r.when: r for r in reports}  # a rerun's later report wins
     setup, call, teardown = (phases.get(p) for p in _PHASES)
     decisive = setup if setup is not None and not setup.passed else call
     if decisive is None:  # no call: interrupted, or a report of its own (an xdist worker that crashed)

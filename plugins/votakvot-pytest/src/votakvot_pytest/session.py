@@ -19,7 +19,7 @@ WORKER_OUTPUT = "votakvot_unstored"
 """The key of `workeroutput` under which an xdist worker sends back what it could not store."""
 
 # How the session's exit status reads as a trial status.
-_STATUSES = {
+_STATUSES: dict[int, str] = {
     pytest.ExitCode.OK: "done",
     pytest.ExitCode.TESTS_FAILED: "failed",
     pytest.ExitCode.INTERRUPTED: "interrupted",
@@ -114,7 +114,9 @@ class SessionRecorder:
     def _summary(self) -> list[str]:
         """What was not stored (a line each, at most 10), then where the tests were recorded."""
         unstored = self.recorder.unstored
-        lines = [f"votakvot: {len(unstored)} trial(s) could not be stored in full below {self.recorder.root}:"] if unstored else []
+        lines = []
+        if unstored:
+            lines.append(f"votakvot: {len(unstored)} trial(s) could not be stored in full below {self.recorder.root}:")
         lines += [f"  {trial}: {what}" for trial, what in list(unstored.items())[:_SHOWN_UNSTORED]]
         if len(unstored) > _SHOWN_UNSTORED:
             lines.append(f"  ... and {len(unstored) - _SHOWN_UNSTORED} more")
