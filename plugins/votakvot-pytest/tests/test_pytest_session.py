@@ -71,7 +71,7 @@ def test_the_session_is_the_parent_with_the_command_line_and_the_counts(tmp_path
     assert session.exitstatus == 1
     assert session.collection_errors == 0
     trial = session.trial
-    assert trial.params == {"args": ["-p", "no:cacheprovider", "--votakvot", "-q"]}
+    assert trial.params == {"args": ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--votakvot", "-q"]}
     assert trial.status == "failed"
     assert trial.error == "pytest exited with status 1 (TESTS_FAILED)"
     assert trial.meta.git.commit == commit

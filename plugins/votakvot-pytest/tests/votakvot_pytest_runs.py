@@ -20,6 +20,9 @@ import votakvot
 _LEFT_OUT = ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
 
 
+_QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
+
 class Project:
     """A folder `project` with a `pytest.ini` (so it is the rootdir) and test files, made in a
     temporary folder, and a way to run pytest in it."""
@@ -44,12 +47,13 @@ class Project:
     def run(
         self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        """Runs `python -m pytest -p no:cacheprovider ARGS` in the project (or `cwd`)."""
+        """Runs `python -m pytest ARGS` in the project (or `cwd`), without the cache provider and
+        hypothesis' plug-in (installed with votakvot's test extra, it takes a second to load)."""
         full_env = {k: v for k, v in os.environ.items() if k not in _LEFT_OUT and not k.startswith("VOTAKVOT_")}
         full_env["VOTAKVOT_CACHE_DIR"] = str(self.cache)
         full_env.update(env or {})
         return subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            [sys.executable, "-m", "pytest", *_QUIET, *args],
             cwd=cwd or self.folder,
             env=full_env,
             capture_output=True,
