@@ -13,6 +13,7 @@ from votakvot_pytest_runs import Project, shown
 
 IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
 README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT_README = Path(__file__).resolve().parents[3] / "README.md"
 
 TIMING = """
     import os
@@ -40,6 +41,15 @@ def _readme_queries() -> list[str]:
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert len(blocks) == 2
     return blocks
+
+
+def _root_readme_example() -> str:
+    """The python block of the `### pytest` section of votakvot's own README."""
+    text = ROOT_README.read_text()
+    start = text.index("### pytest")
+    section = text[start : text.index("\n#", start + 1)]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    return block
 
 
 def _git(project: Project, *args: str) -> None:
@@ -82,3 +92,10 @@ def test_the_readme_queries_find_the_slower_and_the_flaky_tests(tmp_path, monkey
     assert {frozenset(statuses) for statuses in flaky} == {frozenset({"done", "failed"})}
     by_node = found["runs"].groupby(["pytest.nodeid", "meta.system.node"])["status"].value_counts()
     assert by_node.sum() == 4
+
+    found = {}
+    exec(_root_readme_example(), found)  # the first commit is its X
+    assert found["grown"][found["grown"] > 0.01].index.tolist() == ["test_timing.py::test_slow"]
+    assert found["outcomes"][found["outcomes"].map(len) > 1].index.get_level_values(0).unique().tolist() == [
+        "test_timing.py::test_flaky"
+    ]
