@@ -47,7 +47,7 @@ def _root_readme_example() -> str:
     """The python block of the `### pytest` section of votakvot's own README."""
     text = ROOT_README.read_text()
     start = text.index("### pytest")
-    section = text[start : text.index("\n#", start + 1)]
+    section = text[start : text.index("\n### ", start + 1)]
     (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     return block
 
