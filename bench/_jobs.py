@@ -12,9 +12,18 @@ import os
 import traceback
 from typing import NamedTuple
 
-from _floor_jobs import work_s3_sequential, work_w4a, work_w4b, work_w4c
+from _floor_jobs import work_s3_sequential, work_w4a, work_w4b, work_w4c, work_w4d
 from _settings import S3_BUCKET
-from _votakvot_jobs import work_s3, work_s3_build, work_w1, work_w2, work_w3, work_w3_build
+from _votakvot_jobs import (
+    work_s3,
+    work_s3_build,
+    work_w1,
+    work_w2,
+    work_w3,
+    work_w3_build,
+    work_w5,
+    work_w5_build,
+)
 from _worker import WorkerContext
 
 # ======================================================================================
@@ -33,6 +42,9 @@ WORKERS = {
     "w3.build": work_w3_build,
     "w3.vk": work_w3,
     "w3.floor": work_w4b,
+    "w5.build": work_w5_build,
+    "w5.vk": work_w5,
+    "w5.floor": work_w4d,
     "s3.build": work_s3_build,
     "s3.vk": work_s3,
     "s3.seq": work_s3_sequential,
@@ -61,7 +73,7 @@ def run_worker(args: argparse.Namespace) -> int:
 # parent side: the jobs of a run
 # ======================================================================================
 
-GROUPS = ("w1", "w2", "w3", "import", "s3")
+GROUPS = ("w1", "w2", "w3", "w5", "import", "s3")
 
 
 class Job:
@@ -82,6 +94,7 @@ class Stores(NamedTuple):
     report: str
     report_large: str
     report_huge: str
+    metrics: str
     s3: str
 
 
@@ -96,6 +109,7 @@ def plan(args: argparse.Namespace, base: str) -> tuple[list[Job], list[Job]]:
         report=os.path.join(base, "w3-store"),
         report_large=os.path.join(base, "w3-store-large"),
         report_huge=os.path.join(base, "w3-store-huge"),
+        metrics=os.path.join(base, "w5-store"),
         s3=f"s3://{S3_BUCKET}/w3",
     )
     builds, jobs = _all_builds(args, stores), _all_jobs(args, stores)
@@ -112,6 +126,7 @@ def _all_builds(args: argparse.Namespace, stores: Stores) -> list[Job]:
     builds = [
         Job("w3.build", "w3", args.report, stores.report),
         Job("w3.build", "w3", args.report_large, stores.report_large),
+        Job("w5.build", "w5", args.w5_trials, stores.metrics),
         Job("s3.build", "s3", args.s3_trials, stores.s3),
     ]
     if args.report_huge:
@@ -134,6 +149,8 @@ def _all_jobs(args: argparse.Namespace, stores: Stores) -> list[Job]:
         Job("w3.floor", "w3", args.report, stores.report),
         Job("w3.vk", "w3", args.report_large, stores.report_large),
         Job("w3.floor", "w3", args.report_large, stores.report_large),
+        Job("w5.vk", "w5", args.w5_trials, stores.metrics),
+        Job("w5.floor", "w5", args.w5_trials, stores.metrics),
         Job("import.votakvot", "import", module="votakvot"),
         Job("import.pandas", "import", module="pandas"),
         Job("import.yaml", "import", module="yaml"),
@@ -170,6 +187,7 @@ def _floors_brought_along(args: argparse.Namespace, stores: Stores, jobs: list[J
         Job("w2.floor", "w2", args.points),
         Job("w3.floor", "w3", args.report, stores.report),
         Job("w3.floor", "w3", args.report_large, stores.report_large),
+        Job("w5.floor", "w5", args.w5_trials, stores.metrics),
         Job("import.pandas", "import", module="pandas"),
         Job("s3.seq", "s3", args.s3_trials, stores.s3),
     ]

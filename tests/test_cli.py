@@ -279,3 +279,39 @@ def test_narrow_terminal_truncates_cells_and_never_wraps(root):
     for tid in _tids(root).values():
         assert any(line.startswith("…") and tid[-32:][:8] in line for line in lines[1:]), (tid, lines)
     assert "…" in lines[1].split("  ", 1)[1]
+
+
+def test_load_progress_counts_every_document_read(tmp_path):
+    """`load_report(progress=)` is told after each batch of documents, ending at (total, total)."""
+    votakvot.init(path=str(tmp_path / "many"))
+    for i in range(1203):
+        with votakvot.trial("p", i=i):
+            pass
+    calls: list[tuple[int, int]] = []
+    frame = votakvot.load_report(str(tmp_path / "many"), index=False, progress=lambda *a: calls.append(a))
+    assert len(frame) == 1203
+    assert calls == [(500, 1203), (1000, 1203), (1203, 1203)]
+
+
+def test_load_bar_draws_on_a_terminal_and_clears_its_line():
+    """The CLI's bar writes to a real pseudo-terminal, and nothing when the stream is not a terminal."""
+    import pty
+
+    from votakvot._cli.progress import LoadBar
+
+    leader, follower = pty.openpty()
+    with os.fdopen(follower, "w") as terminal:
+        bar = LoadBar(terminal)
+        bar.start -= 10  # as if the load had already run past the delay
+        bar(1500, 4000)
+        bar.close()
+    drawn = os.read(leader, 4096).decode()
+    os.close(leader)
+    assert "reading trials [###########" in drawn and "1500/4000" in drawn
+    assert drawn.endswith("\r")
+    piped = io.StringIO()
+    quiet = LoadBar(piped)
+    quiet.start -= 10
+    quiet(1, 2)
+    quiet.close()
+    assert piped.getvalue() == ""

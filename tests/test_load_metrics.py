@@ -118,3 +118,59 @@ def test_a_broken_metric_file_is_skipped_with_a_warning(local_root):
     assert set(df["tid"]) == {made[1].tid}
     with pytest.raises(votakvot.errors.TrialLoadError, match=r"metrics\.csv"):
         votakvot.load_metrics(local_root, safe=False)
+
+
+def _trials_with_files(root: str, contents: list[bytes]) -> list[votakvot.LiveTrial]:
+    """One trial per entry, whose metrics.csv is then replaced by the given bytes (as another tool,
+    an older writer or a hostile store might leave it)."""
+    votakvot.init(path=root)
+    made = []
+    for i, _ in enumerate(contents):
+        with votakvot.trial("hand", i=i) as t:
+            t.meter(x=0)
+        made.append(t)
+    for trial, data in zip(made, contents, strict=True):
+        with open(f"{trial.path}/metrics.csv", "wb") as f:
+            f.write(data)
+    return made
+
+
+def test_rows_keep_their_trial_whatever_shape_their_file_has(local_root):
+    """Files with other headers, quoted newlines, LF or CRLF endings, blank lines, a lone CR and no final
+    newline are read in one load, each row with its own trial, in trial order."""
+    contents = [
+        b"step,time,loss\r\n0,1.0,0.5\r\n1,2.0,0.25\r\n",
+        b"step,time,note\r\n0,1.0,\"two\nlines\"\r\n",
+        b"step,time,loss\n0,1.0,0.125\n\n1,2.0,0.0625\n",
+        b"step,time,loss\r\n0,1.0,7\r1,2.0,8\r\n",
+        b"step,time,score\n0,1.0,7\r1,2.0,8\n",  # a row more than lines ...
+        b"step,time,score\n0,1.0,10\n\n",  # ... and one fewer: the totals agree, the rows must not move
+        b"step,time,loss\r\n0,1.0,9.5\r\n1,2.0,9.25",
+        b"step,time,loss\n5,1.0,3.0",
+    ]
+    made = _trials_with_files(local_root, contents)
+    df = votakvot.load_metrics(local_root)
+    per_trial = {t.tid: votakvot.load_trials(t.path)[t.tid].metrics() for t in made}
+    assert df["tid"].tolist() == [t.tid for t in made for _ in range(len(per_trial[t.tid]))]
+    assert df["loss"].tolist()[:2] == [0.5, 0.25]
+    assert df.loc[df.tid == made[1].tid, "note"].tolist() == ["two\nlines"]
+    for tid, theirs in per_trial.items():
+        mine = df[df.tid == tid].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine[theirs.columns], theirs, check_dtype=False)
+    assert list(df.columns) == ["tid", "step", "time", "loss", "note", "score"]
+
+
+def test_a_broken_file_is_skipped_alone(local_root):
+    """A file the CSV parser rejects is skipped with a warning; the files that share its header keep their rows."""
+    contents = [
+        b"step,time,loss\r\n0,1.0,0.5\r\n",
+        b"step,time,loss\r\n0,1.0,0.5\r\n1,2.0,0.25,9,9\r\n",
+        b"step,time,loss\r\n0,1.0,0.75\r\n",
+    ]
+    made = _trials_with_files(local_root, contents)
+    with pytest.warns(UserWarning, match="skipping metric file"):
+        df = votakvot.load_metrics(local_root)
+    assert df["tid"].tolist() == [made[0].tid, made[2].tid]
+    assert df["loss"].tolist() == [0.5, 0.75]
+    with pytest.raises(votakvot.errors.TrialLoadError, match=r"metrics\.csv"):
+        votakvot.load_metrics(local_root, safe=False)

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 import votakvot
-from conftest import read_yaml
+from conftest import read_yaml, run_python
 
 FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
 
@@ -203,6 +203,28 @@ def test_outside_a_repo_there_is_no_git_meta(local_root, tmp_path, caplog):
     assert "git" not in meta
     assert "system" in meta
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_first_trial_outside_a_repo_imports_neither_gitpython_nor_psutil(local_root, tmp_path):
+    """A fresh process's first trial outside any repository records system meta without importing
+    GitPython (40 ms) or psutil (10 ms)."""
+    code = f"""
+import sys, votakvot
+votakvot.init(path={local_root!r})
+with votakvot.trial("first") as t:
+    pass
+print([name for name in ("git", "psutil") if name in sys.modules])
+print(t.path)
+"""
+    # Third-party plug-ins installed beside votakvot import what they like: only votakvot's own here.
+    env = {"VOTAKVOT_PLUGINS": "0"}
+    child = run_python(code, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    imported, path = out.splitlines()
+    assert imported == "[]"
+    meta = read_yaml(f"{path}/votakvot.yaml")["meta"]
+    assert "git" not in meta and meta["system"]["memory"] == psutil.virtual_memory().total
 
 
 def test_failing_provider_is_skipped_with_a_log(local_root, caplog):

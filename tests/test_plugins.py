@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import textwrap
@@ -364,3 +365,61 @@ def test_a_live_trial_is_a_trial_view_for_sinks(local_root):
             f.write("there")
     assert (Path(t.path) / "direct.txt").read_bytes() == b"hi"
     assert (Path(t.path) / "sub" / "x.txt").read_text() == "there"
+
+
+def _meta_of_a_trial(root: str) -> dict:
+    with votakvot.trial("t") as t:
+        pass
+    return read_yaml(f"{t.path}/votakvot.yaml")["meta"]
+
+
+def _entry_point_cache(tmp_path: Path) -> Path:
+    (found,) = (tmp_path / "votakvot-cache" / "entry-points").glob("*.json")
+    return found
+
+
+def test_entry_points_are_read_from_the_cache_until_an_install_changes_sys_path(dist, local_root, tmp_path):
+    """The scan is kept in the local cache; a process with the same sys.path folders reads it back, and
+    installing a distribution (a new *.dist-info) makes the next process scan again."""
+    first = dist.module(META_SOURCE)
+    dist.install("acme-meta", {"votakvot.meta_providers": {"acme": f"{first}:PROVIDERS"}})
+    package = dist.site / f"planted_{uuid.uuid4().hex[:12]}"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    votakvot.init(path=local_root, **FAST)
+    assert _meta_of_a_trial(local_root)["acme"]["answer"] == 42
+    cache = _entry_point_cache(tmp_path)
+    # Not installed, only named in the cache: written below sys.path's folders, whose times stay.
+    (package / "providers.py").write_text('PROVIDERS = {"planted.seen": lambda: "from the cache"}')
+    data = json.loads(cache.read_text())
+    data["groups"]["votakvot.meta_providers"].append(["planted", f"{package.name}.providers:PROVIDERS"])
+    cache.write_text(json.dumps(data))
+    votakvot.testing.reset()
+    votakvot.init(path=local_root, **FAST)
+    assert _meta_of_a_trial(local_root)["planted"] == {"seen": "from the cache"}
+    second = dist.module('PROVIDERS = {"beta.flag": lambda: True}')
+    dist.install("beta-meta", {"votakvot.meta_providers": {"beta": f"{second}:PROVIDERS"}})
+    votakvot.init(path=local_root, **FAST)
+    meta = _meta_of_a_trial(local_root)
+    assert meta["beta"] == {"flag": True} and meta["acme"]["answer"] == 42
+    assert "planted" not in meta
+    sys.modules.pop(f"{package.name}.providers", None)
+    sys.modules.pop(package.name, None)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "wrong shape", "unwritable"])
+def test_a_broken_or_unwritable_entry_point_cache_is_scanned_past(dist, local_root, tmp_path, monkeypatch, damage):
+    name = dist.module(META_SOURCE)
+    dist.install("acme-meta", {"votakvot.meta_providers": {"acme": f"{name}:PROVIDERS"}})
+    if damage == "unwritable":
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a folder")
+        monkeypatch.setenv("VOTAKVOT_CACHE_DIR", str(blocker))
+    else:
+        votakvot.init(path=local_root, **FAST)
+        _meta_of_a_trial(local_root)
+        cache = _entry_point_cache(tmp_path)
+        cache.write_text("{not json" if damage == "garbage" else '{"key": 1, "groups": [["x"]]}')
+        votakvot.testing.reset()
+    votakvot.init(path=local_root, **FAST)
+    assert _meta_of_a_trial(local_root)["acme"]["site"] == "lab-3"

@@ -26,6 +26,9 @@ from ._read.trial import AttrDict, Trial
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._look.report import write_report
+    from ._look.server import serve_ui
+    from ._read.code_diff import code_diff
     from ._read.diff import diff
     from ._read.metrics_frame import load_metrics
     from ._read.removal import remove
@@ -34,11 +37,14 @@ if _typing.TYPE_CHECKING:
 # The bulk readers are imported on first use: tracking code never needs them, and they would
 # make `import votakvot` a third slower.
 _ON_FIRST_USE = {
+    "code_diff": "._read.code_diff",
     "diff": "._read.diff",
     "load_metrics": "._read.metrics_frame",
     "load_report": "._read.report",
     "load_trials": "._read.report",
     "remove": "._read.removal",
+    "serve_ui": "._look.server",
+    "write_report": "._look.report",
 }
 
 __all__ = [
@@ -51,6 +57,7 @@ __all__ = [
     "__version__",
     "attach",
     "call",
+    "code_diff",
     "current",
     "diff",
     "errors",
@@ -67,10 +74,12 @@ __all__ = [
     "remove",
     "resumable_fn",
     "series",
+    "serve_ui",
     "settings",
     "track",
     "trial",
     "trial_at",
+    "write_report",
 ]
 
 

@@ -16,6 +16,7 @@
      ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False; resuming)
      ├── TrialNotFoundError (LookupError)    a trial id or folder that holds no trial
      ├── SelectionError (ValueError)         a selection of trials or params that cannot be carried out
+ ├── CodeDiffError (LookupError)         code_diff() without a recorded tree or a repository that holds it
      ├── PluginError (RuntimeError)          a plug-in that cannot be found or loaded when asked for
      ├── SettingsError (ValueError)          an init() option that cannot work, refused when given
      ├── MissingDependencyError (ImportError) an optional package needed for this path or feature
@@ -33,6 +34,7 @@ from typing import Any
 __all__ = [
     "AttachPathError",
     "CallArgumentError",
+    "CodeDiffError",
     "MissingDependencyError",
     "MissingPathWarning",
     "ParamsMismatchError",
@@ -130,6 +132,10 @@ class TrialNotFoundError(VotakvotError, LookupError):
 
 class SelectionError(VotakvotError, ValueError):
     """A selection names nothing valid (an unknown status or param) or cannot be carried out as asked."""
+
+
+class CodeDiffError(VotakvotError, LookupError):
+    """`code_diff()` found no recorded git tree, or no repository holding both trees."""
 
 
 class PluginError(VotakvotError, RuntimeError):

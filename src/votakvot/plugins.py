@@ -53,8 +53,8 @@ from ._files.layout import (
     metrics_file,
     parse_metrics_file,
 )
+from ._process import entry_points, state
 from ._process import settings as process_settings
-from ._process import state
 from ._process.settings import Settings
 from .errors import PluginError, SettingsError
 
@@ -263,7 +263,7 @@ _cache: dict[str, dict[str, Any]] = {}
 
 def _load(group: str, name: str, target: Any) -> Any:
     start = time.perf_counter()
-    obj = target.load() if hasattr(target, "load") else _import(target)
+    obj = _import(target)
     took = time.perf_counter() - start
     if took > _SLOW_IMPORT_S:
         log.warning("plug-in %s:%s took %.1f s to import", group, name, took)
@@ -271,9 +271,10 @@ def _load(group: str, name: str, target: Any) -> Any:
 
 
 def _import(spec: str) -> Any:
-    module, _, attr = spec.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
+    """Imports what an entry point's value names: `module`, `module:attr.sub`, maybe `[extras]`."""
+    module, _, attr = spec.split("[", 1)[0].partition(":")
+    obj: Any = importlib.import_module(module.strip())
+    for part in filter(None, attr.strip().split(".")):
         obj = getattr(obj, part)
     return obj
 
@@ -281,11 +282,8 @@ def _import(spec: str) -> Any:
 def _discover(group: str) -> dict[str, Any]:
     found: dict[str, Any] = dict(_BUILTIN.get(group, {}))
     if os.environ.get(_envvars.PLUGINS, "1") != "0":
-        from importlib.metadata import entry_points
-
         try:
-            for ep in entry_points(group=group):
-                found[ep.name] = ep
+            found.update(entry_points.installed(GROUPS)[group])
         except Exception:
             log.exception("could not list entry points of %s; using built-ins only", group)
     loaded: dict[str, Any] = {}

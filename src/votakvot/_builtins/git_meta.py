@@ -3,7 +3,9 @@
 Reading git state spawns processes, so it is cached under a signature made of what git itself
 looks at: HEAD, the refs, the index and the stat data of every tracked file. A trial pays for
 a few `stat` calls unless something changed. The tree-ish is written with a temporary index,
-so the user's own index is never touched.
+so the user's own index is never touched. The tree of a dirty working tree is kept under
+`refs/votakvot/trees/<tree>`: no commit holds it, and `git gc` would prune it otherwise, which
+would leave `votakvot diff --code` nothing to compare.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import plugins
 from ..meta import once_per_collection
-from .git_watch import TreeWatch
 
+if TYPE_CHECKING:
+    from .git_watch import TreeWatch
+
+# Where the trees of dirty working trees are kept from `git gc`, one ref per tree.
+TREE_REFS = "refs/votakvot/trees/"
 # Keeps `git status`/`describe` from refreshing (rewriting) the user's index.
 _READ_ONLY = {"GIT_OPTIONAL_LOCKS": "0"}
 
@@ -111,6 +117,8 @@ class _Repo:
         if self.watch is None or wanted != self.watched:
             if self.watch is not None:
                 self.watch.close()
+            from .git_watch import TreeWatch  # ctypes and inotify: only inside a repository
+
             self.watch, self.watched = TreeWatch.create(wanted), wanted
             if self.watch is not None:
                 _keep_watch(self)
@@ -132,9 +140,9 @@ class _Repo:
         describe = repo.git.describe("--always", "--tags", env=_READ_ONLY) if commit else None
         if describe and dirty:
             describe += "-dirty"
-        return GitState(self.root, branch, commit, describe, dirty, self._treeish())
+        return GitState(self.root, branch, commit, describe, dirty, self._treeish(keep=dirty or commit is None))
 
-    def _treeish(self) -> str | None:
+    def _treeish(self, keep: bool) -> str | None:
         index = os.path.join(self.git_dir, "index")
         fd, tmp = tempfile.mkstemp(prefix="votakvot-index-")
         os.close(fd)
@@ -145,7 +153,10 @@ class _Repo:
                 os.remove(tmp)
             env = {**_READ_ONLY, "GIT_INDEX_FILE": tmp}
             self.repo.git.add("-u", env=env)
-            return str(self.repo.git.write_tree(env=env))
+            tree = str(self.repo.git.write_tree(env=env))
+            if keep:
+                self.repo.git.update_ref(f"{TREE_REFS}{tree}", tree, env=_READ_ONLY)
+            return tree
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
@@ -174,6 +185,10 @@ def _repo_for(cwd: str) -> _Repo | None:
     with _repos_lock:
         if cwd in _repos and (_repos[cwd] is not None or _outside_any_repo(cwd)):
             return _repos[cwd]
+    if _outside_any_repo(cwd):  # GitPython costs 40 ms to import: not for a folder outside any repo
+        with _repos_lock:
+            _repos[cwd] = None
+        return None
     try:
         import git
     except ImportError:

@@ -13,6 +13,10 @@ from typing import Any
 
 @functools.cache
 def _memory_total() -> int | None:
+    try:  # Linux and macOS answer without importing psutil (10 ms of a fresh process's first trial)
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        pass
     try:
         import psutil
     except ImportError:

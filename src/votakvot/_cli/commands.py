@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import sys
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from votakvot._files import layout
 from votakvot.errors import TrialNotFoundError
 
 from . import output, select
+from .progress import load_bar
 
 # The report's own columns the `ls` table leaves out (`show` has them).
 _LS_HIDDEN = ("tid", "trial", "status", "created", "finished", "duration", "error")
@@ -29,7 +31,8 @@ def ls(args: argparse.Namespace) -> int:
         for keep_after, value, option in ((True, args.since, "--since"), (False, args.before, "--before"))
         if value is not None
     }
-    frame = votakvot.load_report(args.path, storage_options=args.options)
+    with load_bar() as bar:
+        frame = votakvot.load_report(args.path, storage_options=args.options, progress=bar)
     if args.status:
         frame = frame[frame.status.isin(args.status)]
     for keep_after, cutoff in times.items():
@@ -150,6 +153,10 @@ def _last_metrics(trial: votakvot.Trial) -> dict[str, Any]:
 def diff(args: argparse.Namespace) -> int:
     a = select.trial(args.a, args.root, args.options)
     b = select.trial(args.b, args.root, args.options)
+    if args.code:
+        return _code_diff(args, a, b)
+    if args.paths or args.repo:
+        raise UsageError("PATH and --repo go with --code")
     frame = votakvot.diff(a, b)
     if args.json:
         output.print_json({"a": a.tid, "b": b.tid, "differences": output.records(frame)[1]})
@@ -163,6 +170,18 @@ def diff(args: argparse.Namespace) -> int:
             ["section", "field", "a", "b"], [[output.cell(v) for v in row] for row in frame.itertuples(index=False)]
         )
     )
+    return 0
+
+
+def _code_diff(args: argparse.Namespace, a: votakvot.Trial, b: votakvot.Trial) -> int:
+    color = not args.json and sys.stdout.isatty()
+    text = votakvot.code_diff(a, b, *args.paths, repo=args.repo, color=color)
+    if args.json:
+        output.print_json({"a": a.tid, "b": b.tid, "diff": text})
+    elif text:
+        sys.stdout.write(text)
+    else:
+        print("no code differences")
     return 0
 
 
@@ -207,7 +226,9 @@ def _metric_cell(column: str, value: Any) -> str:
 def running(args: argparse.Namespace) -> int:
     now = time.time()
     rows = []
-    for trial in votakvot.load_trials(args.path, storage_options=args.options).values():
+    with load_bar() as bar:
+        trials = votakvot.load_trials(args.path, storage_options=args.options, progress=bar)
+    for trial in trials.values():
         if trial.status not in _LIVE:
             continue
         at = trial.at

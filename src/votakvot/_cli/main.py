@@ -7,7 +7,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from . import commands, select
+from . import commands, look, select
 
 _READING = "print JSON records instead of a table (datetimes as ISO strings, missing values as null)"
 
@@ -44,10 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_formats(show)
     show.set_defaults(run=commands.show)
 
-    diff = sub.add_parser("diff", parents=[common], help="the fields in which two trials differ")
+    diff = sub.add_parser("diff", parents=[common], help="the fields (or, with --code, the code) two trials differ in")
     diff.add_argument("a")
     diff.add_argument("b")
+    diff.add_argument("paths", nargs="*", metavar="PATH", help="with --code: only these files or folders")
     diff.add_argument("--root", default=".", help="where tids are looked up (default: .)")
+    diff.add_argument(
+        "--code", action="store_true", help="the git diff between the working trees the two trials ran with"
+    )
+    diff.add_argument("--repo", help="with --code: the git repository holding both trees (default: the current one)")
     _add_formats(diff)
     diff.set_defaults(run=commands.diff)
 
@@ -72,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     rm.add_argument("--yes", action="store_true", help="remove them (without it nothing is removed)")
     rm.add_argument("--force", action="store_true", help="remove running trials too")
     rm.set_defaults(run=commands.rm)
+
+    look.add_commands(sub, common)
     return parser
 
 

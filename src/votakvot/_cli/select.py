@@ -11,6 +11,8 @@ from typing import Any
 import votakvot
 from votakvot.errors import SelectionError, TrialNotFoundError
 
+from .progress import load_bar
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -62,7 +64,8 @@ def trial(name: str, root: str, options: dict[str, Any] | None) -> votakvot.Tria
             return found
     from .output import short_tid
 
-    every = votakvot.load_trials(root, storage_options=options)
+    with load_bar() as bar:
+        every = votakvot.load_trials(root, storage_options=options, progress=bar)
     matches = [t for t in every.values() if name in (t.tid, short_tid(t.tid)) or _uid_prefix(t.tid, name)]
     if len(matches) == 1:
         return matches[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
 import warnings
@@ -12,7 +11,7 @@ from typing import Any
 from .._files import layout
 from .._process import collector
 from ..errors import SelectionError, TrialLoadError
-from . import report, report_frame
+from . import csv_batch, report, report_frame
 from .trial import Trial
 
 _PARAM = "params\0"
@@ -63,11 +62,11 @@ def _wanted_params(params: Any) -> list[str] | bool | None:
     return list(params)
 
 
-def _read_parts(pd: Any, trials: list[Trial], series: str | None, *, safe: bool) -> list[tuple[int, str, Any]]:
+def _read_parts(pd: Any, trials: list[Trial], series: str | None, *, safe: bool) -> _Parts:
     """Reads and parses every metric file of `trials` (fetched in one batch where the store
-    allows), in order: (trial position, series, frame) per non-empty file."""
+    allows): their rows in trial order, and (trial position, series, rows) per file."""
     if not trials:
-        return []
+        return _Parts(pd.DataFrame(), [])
     store = trials[0].store  # one load reads one store
     listings = store.listdirs([trial.folder for trial in trials])
     files: list[tuple[int, str, str]] = []
@@ -80,20 +79,41 @@ def _read_parts(pd: Any, trials: list[Trial], series: str | None, *, safe: bool)
         found.sort()
         files.extend((position, name_of_series, where) for (name_of_series, _), where in found)
     contents = store.read_many([where for _, _, where in files])
-    parts = []
+    readable: list[tuple[int, str, str]] = []
+    texts: list[bytes] = []
     for position, name_of_series, where in files:
         data = contents.get(where)
-        try:
-            if not isinstance(data, bytes):
-                raise TrialLoadError(f"cannot read it ({data!r})")
-            if not data.strip():
-                continue
-            parts.append((position, name_of_series, pd.read_csv(io.BytesIO(data))))
-        except (TrialLoadError, ValueError) as e:
-            if not safe:
-                raise TrialLoadError(f"{store.url(where)}: {e}") from e
-            warnings.warn(f"votakvot: skipping metric file {store.url(where)}: {e}", stacklevel=4)
-    return parts
+        if not isinstance(data, bytes):
+            _skip(store, where, TrialLoadError(f"cannot read it ({data!r})"), safe)
+        elif data.strip():
+            readable.append((position, name_of_series, where))
+            texts.append(data)
+
+    def failed(index: int, error: Exception) -> None:
+        _skip(store, readable[index][2], error, safe)
+
+    batch = csv_batch.parse(pd, texts, failed)
+    kept = [
+        (position, name_of_series, n)
+        for (position, name_of_series, _), n in zip(readable, batch.counts, strict=True)
+        if n
+    ]
+    return _Parts(batch.frame, kept)
+
+
+class _Parts:
+    """The metric rows of a load, in order, and which trial and series each run of rows is from."""
+
+    __slots__ = ("files", "frame")
+
+    def __init__(self, frame: Any, files: list[tuple[int, str, int]]) -> None:
+        self.frame, self.files = frame, files
+
+
+def _skip(store: Any, where: str, error: Exception, safe: bool) -> None:
+    if not safe:
+        raise TrialLoadError(f"{store.url(where)}: {error}") from error
+    warnings.warn(f"votakvot: skipping metric file {store.url(where)}: {error}", stacklevel=6)
 
 
 def _params_of(rows: Any, wanted: list[str] | bool) -> dict[str, list[Any]]:
@@ -114,19 +134,16 @@ def _params_of(rows: Any, wanted: list[str] | bool) -> dict[str, list[Any]]:
     return {name: [own.get(name) for own in per_trial] for name in names}
 
 
-def _frame(
-    pd: Any, trials: list[Trial], parts: list[tuple[int, str, Any]], series: str | None, params_of: Any
-) -> Any:
-    if not parts:
+def _frame(pd: Any, trials: list[Trial], parts: _Parts, series: str | None, params_of: Any) -> Any:
+    if not parts.files:
         return pd.DataFrame(columns=["tid", "step", "time"])
-    frames = [frame for _, _, frame in parts]
-    metrics = pd.concat(frames, ignore_index=True, sort=False)
-    counts = [len(frame) for frame in frames]
-    positions = [position for position, _, _ in parts]
+    metrics = parts.frame
+    counts = [n for _, _, n in parts.files]
+    positions = [position for position, _, _ in parts.files]
     taken = set(metrics.columns)
     front = {_free("tid", taken): _repeat([trials[position].tid for position in positions], counts)}
-    if series is None and any(name for _, name, _ in parts):
-        front[_free("series", taken)] = _repeat([name for _, name, _ in parts], counts)
+    if series is None and any(name for _, name, _ in parts.files):
+        front[_free("series", taken)] = _repeat([name for _, name, _ in parts.files], counts)
     for column, values in reversed(front.items()):
         metrics.insert(0, column, values)
     if params_of:

@@ -6,6 +6,7 @@ import datetime
 import math
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from .. import _envvars
@@ -22,6 +23,10 @@ _SHOWN_AT = ("created", "finished", "duration")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 _MAX_COLUMNS_PER_TRIAL = 10_000
+# Documents read between two calls of a load's `progress`.
+_PROGRESS_BATCH = 500
+
+Progress = Callable[[int, int], None]
 
 
 def _relative(folder: str, anchors: list[str], sep: str) -> str:
@@ -118,14 +123,32 @@ class LoadResult:
 
 
 def _load(
-    path: Any, options: Any, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
+    path: Any,
+    options: Any,
+    *,
+    safe: bool,
+    trusted: bool,
+    rows: bool,
+    full: bool,
+    index: bool | None,
+    progress: Progress | None = None,
 ) -> LoadResult:
     with collector.paused():
-        return _load_all(path, options, safe=safe, trusted=trusted, rows=rows, full=full, index=index)
+        return _load_all(
+            path, options, safe=safe, trusted=trusted, rows=rows, full=full, index=index, progress=progress
+        )
 
 
 def _load_all(
-    path: Any, options: Any, *, safe: bool, trusted: bool, rows: bool, full: bool, index: bool | None
+    path: Any,
+    options: Any,
+    *,
+    safe: bool,
+    trusted: bool,
+    rows: bool,
+    full: bool,
+    index: bool | None,
+    progress: Progress | None,
 ) -> LoadResult:
     config = settings.current()
     store, pattern = open_store(path, options) if path is not None else open_root(config, options)
@@ -147,7 +170,9 @@ def _load_all(
     if cache_anchors != anchors:
         kept.tids = [_tid(store, folder, anchors, tid) for folder, tid in zip(kept.folders, kept.doc_tids, strict=True)]
 
-    fresh, fresh_trials = _read(store, stale, anchors, safe=safe, trusted=trusted, rows=rows, full=full)
+    fresh, fresh_trials = _read(
+        store, stale, anchors, safe=safe, trusted=trusted, rows=rows, full=full, progress=progress
+    )
 
     changed = found.listings_changed or fresh or refreshed or len(kept) != len(known) or cache_anchors != anchors
     if cache is not None and changed:
@@ -203,33 +228,60 @@ def _read(
     trusted: bool,
     rows: bool,
     full: bool,
+    progress: Progress | None,
 ) -> tuple[report_index.Table, list[Trial]]:
     """Reads and parses the documents of `stale` folders (concurrently where the store allows)
-    into report rows; a folder that cannot be read is skipped with a warning, or raises."""
+    into report rows; a folder that cannot be read is skipped with a warning, or raises.
+    With `progress`, documents are read in batches and it is told after each one."""
     fresh = report_index.Table()
     trials: list[Trial] = []
     shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
-    paths = [store.join(folder, layout.DOCUMENT) for folder in stale]
-    documents = store.read_many(paths, limit=layout.MAX_DOCUMENT_BYTES)
-    for folder, (signature, stamp) in stale.items():
-        raw = documents.get(store.join(folder, layout.DOCUMENT))
-        trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)
-        try:
-            if not isinstance(raw, bytes):
-                raise TrialLoadError(f"{store.url(folder)}: cannot read votakvot.yaml ({raw!r})")
-            doc = trial.data if full else trial.head()
-            trial.tid = _tid(store, folder, anchors, doc.get("tid"))
-            names, values, extra = _row(doc, dict(trial.data) if full else None) if rows else ((), (), None)
-            names = shapes.setdefault(names, names)
-            status = str(doc.get("status"))
-        except (TrialLoadError, OSError) as e:
-            if not safe:
-                raise TrialLoadError(str(e)) from e
-            warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=5)
-            continue
-        fresh.append(folder, stamp, signature, doc.get("tid"), trial.tid, status, names, values, extra, *_timing(doc))
-        trials.append(trial)
+    folders = list(stale)
+    batch = _PROGRESS_BATCH if progress is not None else max(len(folders), 1)
+    for start in range(0, len(folders), batch):
+        chunk = folders[start : start + batch]
+        paths = [store.join(folder, layout.DOCUMENT) for folder in chunk]
+        documents = store.read_many(paths, limit=layout.MAX_DOCUMENT_BYTES)
+        for folder in chunk:
+            _parse(store, folder, stale[folder], documents, anchors, fresh, trials, shapes, safe, trusted, rows, full)
+        if progress is not None:
+            progress(start + len(chunk), len(folders))
     return fresh, trials
+
+
+def _parse(
+    store: Store,
+    folder: str,
+    stamps: tuple[Any, Any],
+    documents: dict[str, bytes | Exception],
+    anchors: list[str],
+    fresh: report_index.Table,
+    trials: list[Trial],
+    shapes: dict[tuple[str, ...], tuple[str, ...]],
+    safe: bool,
+    trusted: bool,
+    rows: bool,
+    full: bool,
+) -> None:
+    """Parses one folder's document into a row of `fresh` (and its trial into `trials`)."""
+    signature, stamp = stamps
+    raw = documents.get(store.join(folder, layout.DOCUMENT))
+    trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)
+    try:
+        if not isinstance(raw, bytes):
+            raise TrialLoadError(f"{store.url(folder)}: cannot read votakvot.yaml ({raw!r})")
+        doc = trial.data if full else trial.head()
+        trial.tid = _tid(store, folder, anchors, doc.get("tid"))
+        names, values, extra = _row(doc, dict(trial.data) if full else None) if rows else ((), (), None)
+        names = shapes.setdefault(names, names)
+        status = str(doc.get("status"))
+    except (TrialLoadError, OSError) as e:
+        if not safe:
+            raise TrialLoadError(str(e)) from e
+        warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=6)
+        return
+    fresh.append(folder, stamp, signature, doc.get("tid"), trial.tid, status, names, values, extra, *_timing(doc))
+    trials.append(trial)
 
 
 def _still_valid(
@@ -293,6 +345,7 @@ def load_trials(
     trusted: bool = False,
     index: bool | None = None,
     storage_options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Trial]:
     """Loads every trial below `path` (default: the root from `init`) as `{tid: votakvot.Trial}`.
 
@@ -301,13 +354,16 @@ def load_trials(
     `trusted=True` builds `!!python/...` values (which can run code from the files).
     `index=True` uses the local report index for discovery (off by default here).
     `path` may also be an fsspec filesystem object or `FSMap`; `storage_options` go to fsspec
-    (default: init's, for URLs of the root's protocol).
+    (default: init's, for URLs of the root's protocol). `progress(done, total)` is called as
+    trial documents are read (those the index already holds are not counted).
 
         trials = votakvot.load_trials("./my-results/**/21-05-20")
     """
     trials: dict[str, Trial] = {}
     # Without report rows the index saves little: discovery alone is what it would skip.
-    loaded = _load(path, storage_options, safe=safe, trusted=trusted, rows=False, full=False, index=bool(index))
+    loaded = _load(
+        path, storage_options, safe=safe, trusted=trusted, rows=False, full=False, index=bool(index), progress=progress
+    )
     for trial in loaded.trials:
         if trial.tid in trials:  # two folders claim one id (e.g. a copied folder): keep both
             trial.tid = trial.path
@@ -323,6 +379,7 @@ def load_report(
     trusted: bool = False,
     index: bool | None = None,
     storage_options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> Any:
     """Loads trials below `path` into a DataFrame: one row per trial, by creation time, RangeIndex.
 
@@ -333,12 +390,15 @@ def load_report(
     the times `at.created`, `at.finished`, `at.duration`. No trials: an empty DataFrame.
     `index=False` (or `VOTAKVOT_INDEX=0`) skips the local report index (see the README).
     `path` may also be an fsspec filesystem object or `FSMap`; `storage_options` go to fsspec
-    (default: init's, for URLs of the root's protocol).
+    (default: init's, for URLs of the root's protocol). `progress(done, total)` is called as
+    trial documents are read (those the index already holds are not counted), e.g. for a bar.
 
         df = votakvot.load_report("./my-results")
     """
     import pandas as pd
 
     with collector.paused():  # the frame is built from as many small objects as the load made
-        loaded = _load(path, storage_options, safe=safe, trusted=trusted, rows=True, full=full, index=index)
+        loaded = _load(
+            path, storage_options, safe=safe, trusted=trusted, rows=True, full=full, index=index, progress=progress
+        )
         return report_frame.frame(pd, loaded, full)

@@ -24,6 +24,7 @@ from typing import Any
 
 from .. import _envvars
 from .._files.yaml_format import InertObject
+from .._process.local_cache import cache_dir
 
 log = logging.getLogger("votakvot.index")
 
@@ -44,15 +45,6 @@ class _SafeUnpickler(pickle.Unpickler):
         if (module, name) not in _ALLOWED:
             raise pickle.UnpicklingError(f"the index may not hold {module}.{name}")
         return InertObject if name == "InertObject" else super().find_class(module, name)
-
-
-def cache_dir() -> str:
-    """Returns the folder of votakvot's local caches."""
-    explicit = os.environ.get(_envvars.CACHE_DIR)
-    if explicit:
-        return explicit
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(xdg, "votakvot")
 
 
 def enabled() -> bool:
