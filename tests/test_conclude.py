@@ -1,5 +1,6 @@
-"""Ending a trial with an outcome the code learned (`LiveTrial.conclude`), naming its parent
-(`LiveTrial.parent`), and a live trial outlasting `votakvot.testing.reset()`."""
+"""Preparing a trial and ending it from outside its work: informing it before it is entered,
+naming its parent (`LiveTrial.parent`), ending it with an outcome the code learned
+(`LiveTrial.conclude`), and a live trial outlasting `votakvot.testing.reset()`."""
 
 from __future__ import annotations
 
@@ -105,6 +106,30 @@ def test_parent_is_set_only_before_entering_and_only_to_a_tid(root):
         t.parent = 42  # type: ignore[assignment]
     with t, pytest.raises(TrialStateError, match="before it is entered"):
         t.parent = "other"
+
+
+def test_info_given_before_entering_is_in_the_first_document(root):
+    """inform() before `with` fills the document written at the start (seen by a crash right
+    after it), and later inform() calls add to it."""
+    votakvot.init(path=root, **FAST)
+    t = votakvot.trial("exp")
+    t.inform(nodeid="tests/test_a.py::test_b")
+    with t:
+        assert read_yaml(f"{t.path}/votakvot.yaml")["info"] == {"nodeid": "tests/test_a.py::test_b"}
+        t.inform(outcome="passed")
+    assert read_yaml(f"{t.path}/votakvot.yaml")["info"] == {"nodeid": "tests/test_a.py::test_b", "outcome": "passed"}
+
+
+def test_info_given_before_resuming_replaces_the_stored_info(root):
+    """A continued explicit id keeps its stored info, except what this run gave before entering."""
+    votakvot.init(path=root, **FAST)
+    with votakvot.trial_at("task") as first:
+        first.inform(run=1, kept="yes")
+    again = votakvot.trial_at("task")
+    again.inform(run=2)
+    with again:
+        pass
+    assert read_yaml(f"{again.path}/votakvot.yaml")["info"] == {"run": 2, "kept": "yes"}
 
 
 def test_a_trial_outlives_a_reset_inside_it(root):

@@ -123,6 +123,35 @@ def test_xdist_workers_record_under_the_controllers_session(tmp_path):
     assert {t.meta.process.pid for t in tests.trial}.isdisjoint({session.meta.process.pid})
 
 
+@pytest.mark.slow
+def test_a_test_that_kills_its_worker_loads_as_crashed(tmp_path):
+    """A test whose xdist worker dies (SIGKILL) leaves its trial `crashed`; the session counts it
+    failed, as pytest-xdist reports it, and the other tests are recorded by the new worker."""
+    pytest.importorskip("xdist")
+    project = Project(tmp_path)
+    project.write(
+        "test_kill.py",
+        """
+        import os
+        import signal
+
+        def test_dies():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        def test_lives():
+            pass
+        """,
+    )
+    result = project.run("--votakvot", "-n", "1", "-q")
+    assert result.returncode == 1, shown(result)
+    tests = report_of_tests(project.default_root)
+    assert tests.status.to_dict() == {"test_kill.py::test_dies": "crashed", "test_kill.py::test_lives": "done"}
+    assert "pid" in tests.loc["test_kill.py::test_dies", "error"]
+    assert report_of_sessions(project.default_root)[["passed", "failed"]].to_dict("records") == [
+        {"passed": 1, "failed": 1}
+    ]
+
+
 def test_trials_that_cannot_be_stored_are_reported_and_tests_go_on(tmp_path):
     """A root where the tests' folder cannot be made (a file is in the way): every test still runs
     with its usual outcome, and the run's summary names the trials that could not be stored."""

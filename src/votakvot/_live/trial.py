@@ -262,8 +262,8 @@ class LiveTrial:
         exception leaving the block still ends it `failed` or `interrupted`. A later call
         replaces an earlier one.
 
-            t.conclude("skipped")
-            t.conclude("failed", error="AssertionError: assert 1 == 2", traceback=text)
+        t.conclude("skipped")
+        t.conclude("failed", error="AssertionError: assert 1 == 2", traceback=text)
         """
         if status not in layout.ENDED_STATUSES:
             raise TrialStatusError(
@@ -366,8 +366,15 @@ class LiveTrial:
     def inform(self, **values: Any) -> None:
         """Adds free-form information to the trial's `info` (later values replace earlier ones).
 
+        Before the trial is entered it fills the info its first document holds, so what is known
+        up front is stored even if the process dies right after the start.
+
         t.inform(note="first try", dataset="v2")
         """
+        if self.status == "created":
+            with self._lock:
+                self.info.update(values)
+            return None
         if not self._open:
             return self._closed("inform")
         with self._lock:

@@ -58,8 +58,8 @@ def outcome_of(reports: Sequence[pytest.TestReport]) -> Outcome:
 
 def _word(report: pytest.TestReport) -> str:
     expected_to_fail = hasattr(report, "wasxfail")
-    if report.failed:
-        return "failed" if report.when == "call" else "error"
+    if report.failed:  # as pytest counts: an error in set-up or tear-down, a failure elsewhere
+        return "error" if report.when in ("setup", "teardown") else "failed"
     if report.skipped:
         return "xfailed" if expected_to_fail else "skipped"
     return "xpassed" if expected_to_fail else "passed"

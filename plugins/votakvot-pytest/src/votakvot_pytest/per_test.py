@@ -27,7 +27,10 @@ class ItemRecorder:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
-        recorded = self.recorder.open(trial_name(item.nodeid), params_of(item), parent=self.recorder.session_tid)
+        known = self._known(item)
+        recorded = self.recorder.open(
+            trial_name(item.nodeid), params_of(item), {"pytest": known}, parent=self.recorder.session_tid
+        )
         if recorded is None:
             return (yield)
         item.stash[TRIAL_KEY] = recorded.trial
@@ -35,10 +38,10 @@ class ItemRecorder:
         try:
             result = yield
         except BaseException as stopped:  # Ctrl-C, pytest.exit(): the session ends here
-            self._finish(item, recorded, reports, stopped)
+            self._finish(known, recorded, reports, stopped)
             raise
         else:
-            self._finish(item, recorded, reports)
+            self._finish(known, recorded, reports)
             return result
         finally:
             del self._reports[item.nodeid]
@@ -49,16 +52,26 @@ class ItemRecorder:
         if reports is not None:
             reports.append(report)
 
+    def _known(self, item: pytest.Item) -> dict[str, Any]:
+        """What is known of a test before it runs."""
+        known: dict[str, Any] = {
+            "nodeid": item.nodeid,
+            "markers": sorted({m.name for m in item.iter_markers()} - _PLUMBING_MARKERS),
+        }
+        if self.worker is not None:
+            known["worker"] = self.worker
+        return known
+
     def _finish(
         self,
-        item: pytest.Item,
+        known: dict[str, Any],
         recorded: RecordedTrial,
         reports: list[pytest.TestReport],
         stopped: BaseException | None = None,
     ) -> None:
         trial = recorded.trial
         outcome = outcome_of(reports)
-        trial.inform(pytest=self._info(item, reports, outcome, stopped))
+        trial.inform(pytest=_info(known, reports, outcome, stopped))
         for name, text in captured(reports).items():
             try:
                 with trial.attach(name, "w") as f:
@@ -72,19 +85,18 @@ class ItemRecorder:
             trial.conclude(outcome.status, error=outcome.error, traceback=outcome.traceback)
         self.recorder.close(recorded, stopped)
 
-    def _info(
-        self, item: pytest.Item, reports: list[pytest.TestReport], outcome: Outcome, stopped: BaseException | None
-    ) -> dict[str, Any]:
-        info: dict[str, Any] = {
-            "nodeid": item.nodeid,
-            "outcome": "interrupted" if stopped is not None else outcome.word,
-            "durations": {r.when: round(r.duration, 6) for r in reports},
-            "markers": sorted({m.name for m in item.iter_markers()} - _PLUMBING_MARKERS),
-        }
-        if outcome.phase is not None and stopped is None:
-            info["phase"] = outcome.phase
-        if outcome.reason is not None:
-            info["reason"] = outcome.reason
-        if self.worker is not None:
-            info["worker"] = self.worker
-        return info
+
+def _info(
+    known: dict[str, Any], reports: list[pytest.TestReport], outcome: Outcome, stopped: BaseException | None
+) -> dict[str, Any]:
+    """What is known of a test after it ran: how it ended, where, why, and how long each phase took."""
+    info: dict[str, Any] = {
+        **known,
+        "outcome": "interrupted" if stopped is not None else outcome.word,
+        "durations": {r.when: round(r.duration, 6) for r in reports},
+    }
+    if outcome.phase is not None and stopped is None:
+        info["phase"] = outcome.phase
+    if outcome.reason is not None:
+        info["reason"] = outcome.reason
+    return info

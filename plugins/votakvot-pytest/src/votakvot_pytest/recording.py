@@ -49,12 +49,16 @@ class Recorder:
         """Keeps that something of `trial` could not be stored (the first thing said per trial)."""
         self.unstored.setdefault(trial, what)
 
-    def open(self, name: str, params: dict[str, Any], *, parent: str | None = None) -> RecordedTrial | None:
-        """Enters a new trial `name` with `params` (None, noted in `unstored`, if that failed)."""
+    def open(
+        self, name: str, params: dict[str, Any], info: dict[str, Any], *, parent: str | None = None
+    ) -> RecordedTrial | None:
+        """Enters a new trial `name` with `params`, and `info` already in its first document (so
+        a trial whose process dies is still known by it); None, noted in `unstored`, if that failed."""
         try:
             with self.settings.scoped():
                 trial = votakvot.trial(name, **params)
             trial.parent = parent
+            trial.inform(**info)
             context = contextvars.Context()
             context.run(trial.__enter__)
         except Exception as e:  # the store cannot be reached at all: the tests still run

@@ -43,15 +43,14 @@ class SessionRecorder:
     @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts its workers, which need the tid
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         config = self.config
-        self.recorded = self.recorder.open(SESSION, {"args": [str(a) for a in config.invocation_params.args]})
-        if self.recorded is None:
-            return
-        self.recorder.session_tid = self.recorded.trial.tid
         info: dict[str, Any] = {"rootdir": str(config.rootpath), "version": pytest.__version__}
         workers = getattr(config.option, "numprocesses", None)
         if workers:
             info["workers"] = workers
-        self.recorded.trial.inform(pytest=info)
+        args = [str(a) for a in config.invocation_params.args]
+        self.recorded = self.recorder.open(SESSION, {"args": args}, {"pytest": info})
+        if self.recorded is not None:
+            self.recorder.session_tid = self.recorded.trial.tid
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
