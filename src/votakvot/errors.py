@@ -8,6 +8,7 @@
      ├── AttachPathError (ValueError)        an attach() name that would leave the trial folder or is votakvot's own
      ├── SymlinkError (OSError)              a write in a local trial folder that would pass through a symbolic link
      ├── TrialNameError (ValueError)         a trial name or explicit id that cannot be a folder
+     ├── TrialStatusError (ValueError)       conclude() given a status a trial cannot end with
      ├── ParamsMismatchError (ValueError)    call() with an id whose stored params differ
      ├── TrialBusyError (RuntimeError)       an explicit id another live process (or thread) is running
      ├── CallArgumentError (TypeError)       call() / trial_at() given an argument of the wrong kind
@@ -52,6 +53,7 @@ __all__ = [
     "TrialNotFoundError",
     "TrialRunningError",
     "TrialStateError",
+    "TrialStatusError",
     "VotakvotError",
     "VotakvotWarning",
 ]
@@ -84,6 +86,10 @@ class SymlinkError(VotakvotError, OSError):
 
 class TrialNameError(VotakvotError, ValueError):
     """A trial name or explicit id cannot be used as a folder path."""
+
+
+class TrialStatusError(VotakvotError, ValueError):
+    """`conclude()` was given a status no trial can end with, or an error or traceback that is not text."""
 
 
 class ParamsMismatchError(VotakvotError, ValueError):
