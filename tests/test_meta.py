@@ -120,6 +120,23 @@ def test_git_meta_of_a_clean_checkout(repo):
     assert head.startswith(meta["describe"])
 
 
+def test_an_edit_within_one_timestamp_tick_is_seen(repo):
+    """A tracked file rewritten with the same size and the same mtime (two writes within the kernel's
+    coarse clock tick) still gives the next trial a new treeish: a state read while stamps were
+    that young is read again."""
+    path = repo / "a.txt"
+    path.write_text("alpha-1\n")
+    first = _meta()["git"]
+    stat = path.stat()
+    path.write_text("alpha-2\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_ino == stat.st_ino
+    second = _meta()["git"]
+    assert second["treeish"] != first["treeish"]
+    git(repo, "add", "a.txt")
+    assert second["treeish"] == git(repo, "write-tree")
+
+
 def test_git_meta_found_from_a_sub_folder(repo, monkeypatch):
     """A trial started in a sub-folder of the repo reports that repo."""
     monkeypatch.chdir(repo / "sub")
