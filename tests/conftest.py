@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Callable
@@ -52,6 +53,47 @@ def root(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def local_root(tmp_path: Path) -> str:
     """A fresh trial root on the local disk."""
     return str(tmp_path / "results")
+
+
+class Distribution:
+    """A tiny installed distribution: a *.dist-info folder and its modules, in a folder on sys.path."""
+
+    def __init__(self, site: Path) -> None:
+        self.site = site
+        self.modules: list[str] = []
+
+    def module(self, source: str) -> str:
+        """Writes a module with a unique name and returns that name."""
+        name = f"votakvot_test_plugin_{uuid.uuid4().hex[:12]}"
+        (self.site / f"{name}.py").write_text(textwrap.dedent(source))
+        self.modules.append(name)
+        return name
+
+    def install(self, project: str, entry_points: dict[str, dict[str, str]]) -> None:
+        """Writes METADATA and entry_points.txt for `project` and forgets the plug-in cache."""
+        info = self.site / f"{project.replace('-', '_')}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project}\nVersion: 0.1\n")
+        lines = []
+        for group, entries in entry_points.items():
+            lines.append(f"[{group}]")
+            lines.extend(f"{name} = {target}" for name, target in entries.items())
+            lines.append("")
+        (info / "entry_points.txt").write_text("\n".join(lines))
+        votakvot.testing.reset()
+
+
+@pytest.fixture
+def dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Installs third-party plug-in distributions for one test (a folder prepended to sys.path)."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    made = Distribution(site)
+    yield made
+    for name in made.modules:
+        sys.modules.pop(name, None)
+    votakvot.plugins.reset()
 
 
 def read_yaml(url_or_path: str) -> dict:

@@ -25,3 +25,9 @@ def open_trial(x):
 def call(fn, *args):
     """Calls `fn(*args)`: a plain function to hand to frameworks that take only functions (Ray)."""
     return fn(*args)
+
+
+@votakvot.track(exclude=["data"])
+def fit_without_data(data, lr=0.1):
+    """A tracked function that leaves its (large) data argument out of its params."""
+    return sum(data) * lr

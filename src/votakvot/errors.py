@@ -11,7 +11,7 @@
      ├── TrialStatusError (ValueError)       conclude() given a status a trial cannot end with
      ├── ParamsMismatchError (ValueError)    call() with an id whose stored params differ
      ├── TrialBusyError (RuntimeError)       an explicit id another live process (or thread) is running
-     ├── CallArgumentError (TypeError)       call() / trial_at() given an argument of the wrong kind
+     ├── CallArgumentError (TypeError)       call() / trial_at() / track() given an argument of the wrong kind
      ├── TrialFailedError (RuntimeError)     reading the result of a trial that failed
      ├── TrialLoadError (ValueError)         a trial folder that cannot be read (safe=False; resuming)
      ├── TrialNotFoundError (LookupError)    a trial id or folder that holds no trial
@@ -25,6 +25,7 @@
     VotakvotWarning (UserWarning)
      ├── StorageWarning                       something not stored, with `init(storage_errors="warn")`
      ├── MirrorWarning                        a mirror sink (a bridge into another tracker) could not copy a trial
+     ├── ParamNotStoredWarning                a param not recorded as given (too large; its plug-in failed)
      └── MissingPathWarning                   a load path that does not exist or is not a folder
 """
 
@@ -39,6 +40,7 @@ __all__ = [
     "MirrorWarning",
     "MissingDependencyError",
     "MissingPathWarning",
+    "ParamNotStoredWarning",
     "ParamsMismatchError",
     "PluginError",
     "SelectionError",
@@ -108,7 +110,8 @@ class TrialBusyError(VotakvotError, RuntimeError):
 
 
 class CallArgumentError(VotakvotError, TypeError):
-    """`votakvot.call()` or `trial_at()` got an argument of the wrong kind (e.g. the id left out)."""
+    """`votakvot.call()`, `trial_at()` or `track()` got an argument of the wrong kind (e.g. the id
+    left out, or `exclude` naming no argument of the function)."""
 
 
 class TrialFailedError(VotakvotError, RuntimeError):
@@ -203,6 +206,11 @@ class MirrorWarning(VotakvotWarning):
             f"trial {tid!r} is stored at {path}, but could not be mirrored:\n{lines}\n"
             "Its votakvot record is complete; the mirror may be missing it or hold part of it."
         )
+
+
+class ParamNotStoredWarning(VotakvotWarning):
+    """A param was not recorded as given: an argument of a tracked call too large to be a param
+    (a short note is stored instead), or one whose recorder plug-in failed (a stand-in is)."""
 
 
 class MissingPathWarning(VotakvotWarning):

@@ -1,6 +1,6 @@
 """Plug-in contracts and their discovery through entry points.
 
-Three entry-point groups extend votakvot; the built-ins are registered the same way (in this
+Five entry-point groups extend votakvot; the built-ins are registered the same way (in this
 package's pyproject.toml), with the same table below as a fallback for a source checkout:
 
 - `votakvot.meta_providers`: a mapping `{"dotted.name": callable}` (or one callable, named after
@@ -16,6 +16,14 @@ package's pyproject.toml), with the same table below as a fallback for a source 
   folder through `TrialFiles` (names relative to the folder; writes are atomic). A sink that
   only copies the trial elsewhere (a bridge into another tracker) says so with `mirror = True`:
   the trial does not depend on it (see `Sink`).
+- `votakvot.params`: a mapping `{"module.Class": recorder}`; a param whose value is of that
+  class (or a subclass) is recorded as `recorder(name, value)` returns, a mapping of params put
+  in its place, each time the trial document is written (see `ParamRecorder`).
+- `votakvot.statuses`: a mapping `{"module.ExceptionClass": status}`; a trial ended by such an
+  exception gets that status (one of `ENDING_STATUSES`) instead of `failed`.
+
+Classes are named by path, and matched only once their module has been imported by someone
+else: votakvot never imports a framework to look for its types, and neither needs a plug-in.
 
 A sink, complete::
 
@@ -47,8 +55,10 @@ from typing import IO, Any, Protocol, runtime_checkable
 from . import _envvars
 from ._files.layout import (
     DOCUMENT,
+    ENDED_STATUSES,
     HEARTBEAT,
     MAX_DOCUMENT_BYTES,
+    MAX_PARAM_BYTES,
     SNAPSHOT_STEM,
     SUPERSEDED,
     TRACEBACK,
@@ -62,10 +72,13 @@ from .errors import PluginError, SettingsError
 
 __all__ = [
     "DOCUMENT",
+    "ENDING_STATUSES",
     "GROUPS",
     "HEARTBEAT",
     "MAX_DOCUMENT_BYTES",
+    "MAX_PARAM_BYTES",
     "MetaProvider",
+    "ParamRecorder",
     "SNAPSHOT_STEM",
     "SUPERSEDED",
     "Serializer",
@@ -90,7 +103,14 @@ log = logging.getLogger("votakvot.plugins")
 META_PROVIDERS = "votakvot.meta_providers"
 SERIALIZERS = "votakvot.serializers"
 SINKS = "votakvot.sinks"
-GROUPS = (META_PROVIDERS, SERIALIZERS, SINKS)
+PARAMS = "votakvot.params"
+STATUSES = "votakvot.statuses"
+GROUPS = (META_PROVIDERS, SERIALIZERS, SINKS, PARAMS, STATUSES)
+
+# What a `votakvot.statuses` plug-in may end a trial with: any status a trial ends with but
+# `done` (an exception did end it), e.g. `pruned` for a trial stopped early on purpose (an
+# unpromising trial cut short by a hyperparameter search).
+ENDING_STATUSES = tuple(status for status in ENDED_STATUSES if status != "done")
 
 # Built-ins, also declared as entry points in pyproject.toml; used when metadata is absent.
 _BUILTIN: dict[str, dict[str, str]] = {
@@ -130,6 +150,19 @@ class Serializer(Protocol):
     def dumps(self, obj: Any) -> bytes: ...
 
     def loads(self, data: bytes, *, trusted: bool = False) -> Any: ...
+
+
+@runtime_checkable
+class ParamRecorder(Protocol):
+    """Returns the params to record in place of the param `name`, whose value is `value`.
+
+    Called each time the trial document is written (at the start, after `inform`, at the end),
+    so what it returns may grow while the trial runs (an Optuna trial's sampled params). The
+    mapping replaces the param: `{name: small_form}` keeps its name, `{}` leaves it out, several
+    keys spread it into several params. It must not keep `value` alive beyond the call.
+    """
+
+    def __call__(self, name: str, value: Any) -> Mapping[str, Any]: ...
 
 
 class TrialFiles(Protocol):

@@ -27,15 +27,20 @@ SERIES_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 # Statuses a trial document holds. A block's end gives `done`, `failed` or `interrupted`; code
 # that learns an outcome instead of raising it (a test runner) may also end a trial `error`,
-# `skipped`, `xfailed` or `xpassed` with `conclude()`. `running` and `resumed` belong to live
-# trials and `crashed` is only derived when loading, so nothing may end a trial with those.
-ENDED_STATUSES = ("done", "error", "failed", "interrupted", "skipped", "xfailed", "xpassed")
+# `pruned`, `skipped`, `xfailed` or `xpassed` with `conclude()`, and an exception a plug-in
+# names (`votakvot.statuses`: `optuna.TrialPruned` as `pruned`) ends it with that status.
+# `running` and `resumed` belong to live trials and `crashed` is only derived when loading, so
+# nothing may end a trial with those.
+ENDED_STATUSES = ("done", "error", "failed", "interrupted", "pruned", "skipped", "xfailed", "xpassed")
 LIVE_STATUSES = ("running", "resumed")
 STATUSES = tuple(sorted((*ENDED_STATUSES, *LIVE_STATUSES, "crashed")))
 
 # A trial document is a few KB; a larger one than this is not read back (a local one is skipped
 # without reading it), so the document sink stores short notes in place of the largest values.
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+# A param is a setting to compare trials by; an argument larger than this as YAML (an object
+# graph such as a model or a study, a data set) is not recorded as it is by `@track`.
+MAX_PARAM_BYTES = 16 * 1024
 
 
 def _type_name(value: Any) -> str:

@@ -13,6 +13,7 @@ import collections
 import dataclasses
 import datetime
 import enum
+import io
 import pathlib
 import re
 from typing import Any
@@ -126,6 +127,48 @@ def dumps(doc: Any) -> str:
 def dump_value(value: Any) -> str:
     """Serializes one value; raises TypeError/ValueError/RecursionError if it cannot be stored."""
     return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+class _Exceeded(Exception):
+    pass
+
+
+class _BoundedDumper(_Dumper):
+    """Gives up (`_Exceeded`) once it has represented more nodes than its budget: each node
+    writes at least a byte, so the YAML would be larger than the budget anyway."""
+
+    budget = 0
+
+    def represent_data(self, data: Any) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _Exceeded
+        return super().represent_data(data)
+
+
+def dumped_size(value: Any, limit: int) -> int | None:
+    """Returns the size in bytes of `value` as YAML, or None if it is larger than `limit`.
+
+    Gives up early: a large object (an object graph, a long list) costs about as much as `limit`
+    bytes of YAML, not its whole size. A value that cannot be stored at all raises, as
+    `dump_value` does.
+    """
+    text = fast_yaml.dumps({"v": value})
+    if text is None:
+        stream = io.StringIO()
+        dumper = _BoundedDumper(stream, allow_unicode=True, sort_keys=False)
+        dumper.budget = limit
+        try:
+            dumper.open()
+            dumper.represent(value)
+            dumper.close()
+        except _Exceeded:
+            return None
+        finally:
+            dumper.dispose()
+        text = stream.getvalue()
+    size = len(text.encode())
+    return size if size <= limit else None
 
 
 def storable(value: Any) -> tuple[Any, Exception | None]:

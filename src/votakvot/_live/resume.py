@@ -43,7 +43,7 @@ def stored(trial: LiveTrial) -> Trial | None:
             "fix or remove the folder, or use another id"
         ) from e
     if previous is not None:
-        wanted = yaml_format.stored_form(trial.params)
+        wanted = yaml_format.stored_form(trial.recorded_params())
         if previous.params != wanted:
             raise ParamsMismatchError(
                 f"trial {trial.tid!r} already exists with params {_short(dict(previous.params))}, "

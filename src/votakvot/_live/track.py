@@ -9,10 +9,10 @@ import importlib
 import inspect
 import sys
 import types
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
-from . import carry
+from . import call_params, carry
 from .verbs import trial
 
 P = ParamSpec("P")
@@ -24,54 +24,6 @@ def _trial_name(fn: Callable[..., Any]) -> str:
     # A spawned multiprocessing child imports the main module as `__mp_main__`.
     module = "__main__" if fn.__module__ == "__mp_main__" else fn.__module__
     return f"{module}/{qualname}"
-
-
-def _binder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
-    """Returns a function mapping (args, kwargs) to the params of one call of `fn`."""
-    signature = inspect.signature(fn)
-    params = list(signature.parameters.values())
-    skip = params[0].name if params and params[0].name in ("self", "cls") else None
-    var_kw = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
-
-    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        out: dict[str, Any] = {}
-        for key, value in bound.arguments.items():
-            if key == skip:
-                continue
-            if key == var_kw:
-                out.update(value)
-            else:
-                out[key] = value
-        return out
-
-    simple = all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in params) and skip is None
-    if not simple:
-        return bind
-    positional = tuple(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD)
-    names = frozenset(p.name for p in params)
-    order = tuple(p.name for p in params)
-    defaults = {p.name: p.default for p in params if p.default is not p.empty}
-
-    def bind_simple(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        # The common case without inspect's machinery; anything unusual goes through bind(),
-        # which raises the same TypeError a call would.
-        if len(args) > len(positional) or not names.issuperset(kwargs):
-            return bind(args, kwargs)
-        out = dict(zip(positional, args, strict=False))
-        if kwargs:
-            if not out.keys().isdisjoint(kwargs):
-                return bind(args, kwargs)
-            out.update(kwargs)
-        if len(out) < len(names):
-            for key, value in defaults.items():
-                out.setdefault(key, value)
-            if len(out) < len(names):
-                return bind(args, kwargs)
-        return out if len(args) == len(order) else {name: out[name] for name in order}
-
-    return bind_simple
 
 
 def _drive(ctx: contextvars.Context, gen: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
@@ -105,10 +57,17 @@ class Tracked:
     __wrapped__: Callable[..., Any]
     __qualname__: str
 
-    def __init__(self, fn: Callable[..., Any], name: str, carried: carry.Carried | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        carried: carry.Carried | None = None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> None:
         functools.update_wrapper(self, fn)
         self._trial_name = name
-        self._bind = _binder(fn)
+        self._exclude = exclude
+        self._bind = call_params.binder(fn, name, exclude)
         self._carried = carried
         self._home = self  # the module-level object, which pickles by reference
 
@@ -141,7 +100,7 @@ class Tracked:
         module, qualname = home.__module__, home.__qualname__
         if _lookup(module, qualname) is home and not _sent_by_value(module):
             return (_by_reference, (module, qualname, carried))
-        return (_by_value, (self.__wrapped__, self._trial_name, carried))
+        return (_by_value, (self.__wrapped__, self._trial_name, carried, self._exclude))
 
 
 def _lookup(module: str, qualname: str) -> Any:
@@ -178,8 +137,10 @@ def _by_reference(module: str, qualname: str, carried: carry.Carried | None) -> 
     return found._carrying(carried)
 
 
-def _by_value(fn: Callable[..., Any], name: str, carried: carry.Carried | None) -> Tracked:
-    return Tracked(fn, name, carried)
+def _by_value(
+    fn: Callable[..., Any], name: str, carried: carry.Carried | None, exclude: frozenset[str] = frozenset()
+) -> Tracked:
+    return Tracked(fn, name, carried, exclude)
 
 
 @overload
@@ -187,18 +148,22 @@ def track(name: Callable[P, R], /) -> Callable[P, R]: ...
 
 
 @overload
-def track(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def track(
+    name: str | None = None, *, exclude: str | Iterable[str] = ()
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
-def track(name: str | Callable[..., Any] | None = None) -> Any:
+def track(name: str | Callable[..., Any] | None = None, *, exclude: str | Iterable[str] = ()) -> Any:
     """Runs every call of the decorated function as a trial named `{module}/{function}`.
 
-    Params are the bound arguments (defaults applied, **kwargs flattened); the return value is the
-    trial's result. Works for plain, `async def` and generator functions; stays picklable. A plain
-    function becomes a `Tracked` object, which takes the settings along to other processes.
+    Params are the bound arguments (defaults applied, **kwargs flattened), less the arguments
+    named in `exclude`; an argument too large to be a param (over `plugins.MAX_PARAM_BYTES` as
+    YAML) is recorded as a short note, with a warning. The return value is the trial's result.
+    Works for plain, `async def` and generator functions; stays picklable. A plain function
+    becomes a `Tracked` object, which takes the settings along to other processes.
 
-        @votakvot.track()
-        def my_experiment(one, two):
+        @votakvot.track(exclude=["data"])
+        def my_experiment(data, one, two):
             return one + two
     """
     if callable(name):  # used bare: @votakvot.track
@@ -206,10 +171,11 @@ def track(name: str | Callable[..., Any] | None = None) -> Any:
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         trial_name = name or _trial_name(fn)
+        excluded = call_params.excluded_names(fn, exclude)
         # `async def` and generator functions stay functions, so that inspect still tells
         # what they are; pickled, they take nothing along.
         if inspect.iscoroutinefunction(fn):
-            bind = _binder(fn)
+            bind = call_params.binder(fn, trial_name, excluded)
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -220,7 +186,7 @@ def track(name: str | Callable[..., Any] | None = None) -> Any:
             return cast(Callable[P, R], async_wrapper)
 
         if inspect.isgeneratorfunction(fn):
-            bind = _binder(fn)
+            bind = call_params.binder(fn, trial_name, excluded)
 
             @functools.wraps(fn)
             def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -238,6 +204,6 @@ def track(name: str | Callable[..., Any] | None = None) -> Any:
 
             return cast(Callable[P, R], generator_wrapper)
 
-        return cast(Callable[P, R], Tracked(fn, trial_name))
+        return cast(Callable[P, R], Tracked(fn, trial_name, exclude=excluded))
 
     return decorate

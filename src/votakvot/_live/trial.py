@@ -35,7 +35,7 @@ from ..errors import (
     TrialStatusError,
 )
 from ..events import Attached, Finished, Informed, Metered, Restored, Snapshotted, Started
-from . import resume, shutdown, ticker
+from . import endings, param_recorders, resume, shutdown, ticker
 from .bus import TrialBus, build_sinks
 from .claim import Claim
 from .metric_buffer import BATCH_ROWS, TIME, MetricBuffer, Row
@@ -78,9 +78,9 @@ def sending_trial() -> LiveTrial | None:
 class LiveTrial:
     """A trial being tracked; `with votakvot.trial(...) as t` gives one.
 
-    Attributes: `tid`, `uid`, `name`, `path` (folder URL), `params`, `info`, `meta`, `status`,
-    `at`, settable `result`, `resumed` (how many times this id was resumed, 0 for a fresh trial),
-    `parent` (settable before the trial is entered).
+    Attributes: `tid`, `uid`, `name`, `path` (folder URL), `params` (as given; the document holds
+    `recorded_params()`), `info`, `meta`, `status`, `at`, settable `result`, `resumed` (how many
+    times this id was resumed, 0 for a fresh trial), `parent` (settable before the trial is entered).
     """
 
     __module__ = "votakvot"
@@ -99,6 +99,9 @@ class LiveTrial:
         self.uid = uid or layout.new_uid()
         self.name = name if name is not None else tid
         self.params = params
+        # Params a plug-in records in a form of its own (`votakvot.params`), read at each write.
+        self._recorders = param_recorders.recorders_for(params)
+        self._unrecorded: set[str] = set()
         self.info: dict[str, Any] = {}
         self.meta: dict[str, Any] = {}
         self.result: Any = None
@@ -179,9 +182,10 @@ class LiveTrial:
             if self._conclusion is not None:
                 status, self.error, self.traceback_text = self._conclusion
         elif issubclass(exc_type, Exception):
-            status = "failed"
+            status = endings.status_for(exc_type)
             self.error = f"{exc_type.__name__}: {exc}"
-            self.traceback_text = "".join(traceback.format_exception(exc_type, exc, tb))
+            if status not in endings.DECISIONS:  # a decision is no error: no traceback to read
+                self.traceback_text = "".join(traceback.format_exception(exc_type, exc, tb))
         else:  # KeyboardInterrupt, SystemExit, task cancellation, SIGTERM
             status = "interrupted"
             self.error = exc_type.__name__ if not str(exc) else f"{exc_type.__name__}: {exc}"
@@ -266,7 +270,7 @@ class LiveTrial:
         `done`, with the `error` message and the `traceback` text (stored as traceback.txt).
 
         For code that learns an outcome instead of raising it, such as a test runner. A trial may
-        end `done`, `failed`, `interrupted`, `error`, `skipped`, `xfailed` or `xpassed`; an
+        end `done`, `failed`, `interrupted`, `error`, `pruned`, `skipped`, `xfailed` or `xpassed`; an
         exception leaving the block still ends it `failed` or `interrupted`. A later call
         replaces an earlier one.
 
@@ -348,6 +352,13 @@ class LiveTrial:
 
     # -- document --------------------------------------------------------------------------
 
+    def recorded_params(self) -> dict[str, Any]:
+        """Returns the params as the document records them: as given, except those a plug-in
+        records in a form of its own (`votakvot.params`), in the form it gives now."""
+        if self._recorders is None:
+            return self.params
+        return param_recorders.recorded(self.tid, self.params, self._recorders, self._unrecorded)
+
     def document(self) -> dict[str, Any]:
         """Returns what `votakvot.yaml` holds right now (meta last, so it can be cached)."""
         with self._lock:
@@ -356,7 +367,7 @@ class LiveTrial:
                 "uid": self.uid,
                 "status": self.status,
                 "at": dict(self.at),
-                "params": self.params,
+                "params": self.recorded_params(),
                 "result": self.result,
                 "info": dict(self.info),
             }
