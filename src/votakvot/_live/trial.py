@@ -183,7 +183,7 @@ class LiveTrial:
                 status, self.error, self.traceback_text = self._conclusion
         elif issubclass(exc_type, Exception):
             status = endings.status_for(exc_type)
-            self.error = f"{exc_type.__name__}: {exc}"
+            self.error = f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__
             if status not in endings.DECISIONS:  # a decision is no error: no traceback to read
                 self.traceback_text = "".join(traceback.format_exception(exc_type, exc, tb))
         else:  # KeyboardInterrupt, SystemExit, task cancellation, SIGTERM
