@@ -134,8 +134,8 @@ class _Exceeded(Exception):
 
 
 class _BoundedDumper(_Dumper):
-    """Gives up (`_Exceeded`) once it has represented more nodes than its budget: each node
-    writes at least a byte, so the YAML would be larger than the budget anyway."""
+    """Gives up (`_Exceeded`) once what it has represented would write more bytes than its
+    budget: each node writes at least one byte, each scalar at least its text."""
 
     budget = 0
 
@@ -144,6 +144,12 @@ class _BoundedDumper(_Dumper):
         if self.budget < 0:
             raise _Exceeded
         return super().represent_data(data)
+
+    def represent_scalar(self, tag: str, value: Any, style: str | None = None) -> Any:
+        self.budget -= len(value)
+        if self.budget < 0:
+            raise _Exceeded
+        return super().represent_scalar(tag, value, style)
 
 
 def dumped_size(value: Any, limit: int) -> int | None:

@@ -171,8 +171,8 @@ class Trial:
 
     @property
     def error(self) -> str | None:
-        """`Type: message` of the exception that ended a failed or interrupted trial; for a
-        crashed one, what tells it crashed."""
+        """`Type: message` of the exception that ended a failed, interrupted or pruned trial;
+        for a crashed one, what tells it crashed."""
         error = self.head().get("error")
         if error is None and str(self.head().get("status")) in LIVE_STATUSES:
             return self._crash()
