@@ -67,9 +67,18 @@ SETUPS: list[tuple[str, bool, Callable[[optuna.trial.BaseTrial], float]]] = [
     ("Optuna alone", True, objective),
     ("`@votakvot_optuna.track()`", True, votakvot_optuna.track(objective)),
     ("`@votakvot.track()`, votakvot-optuna installed", True, votakvot.track(name="plain")(objective)),
-    ("`@votakvot.track()`, plug-ins off (size guard: the Trial is a note)", False, votakvot.track(name="guarded")(objective)),
+    (
+        "`@votakvot.track()`, plug-ins off (size guard: the Trial is a note)",
+        False,
+        votakvot.track(name="guarded")(objective),
+    ),
 ]
-BEFORE = ("`votakvot.trial(..., trial=trial)`, plug-ins off: the whole Trial as `!!python/object`", False, stored_as_given)
+BEFORE = (
+    "`votakvot.trial(..., trial=trial)`, plug-ins off: the whole Trial as `!!python/object`",
+    False,
+    stored_as_given,
+)
+NONE = "-"
 
 
 def _run(fn: Callable[[optuna.trial.BaseTrial], float], sampler: str, trials: int, root: str) -> float:
@@ -92,20 +101,19 @@ def main() -> None:
     warnings.simplefilter("ignore")  # the size guard's warning, once per row, is the point of that row
     samplers = ("Random", "TPE")
     setups = [*SETUPS, BEFORE] if args.before else SETUPS
-    seconds: dict[tuple[str, str], float] = {}
+    runs: dict[tuple[str, str], list[float]] = {(label, sampler): [] for label, _, _ in setups for sampler in samplers}
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
-        for label, plugins_on, fn in setups:
-            _plugins(plugins_on)
-            _run(fn, "Random", 3, os.path.join(scratch, "warm-up"))
-            for sampler in samplers:
-                runs = [
-                    _run(fn, sampler, args.trials, os.path.join(scratch, f"{len(seconds)}-{rep}"))
-                    for rep in range(args.reps)
-                ]
-                seconds[label, sampler] = statistics.median(runs)
-                print(f"{label} / {sampler}: {[round(r, 3) for r in runs]} s", file=sys.stderr)
+        # Repetitions go round all the rows, so that a busy moment of the machine hits every row alike.
+        for rep in range(args.reps):
+            for row, (label, plugins_on, fn) in enumerate(setups):
+                _plugins(plugins_on)
+                _run(fn, "Random", 3, os.path.join(scratch, "warm-up"))
+                for sampler in samplers:
+                    runs[label, sampler].append(_run(fn, sampler, args.trials, os.path.join(scratch, f"{rep}-{row}")))
+                    print(f"{label} / {sampler}: {runs[label, sampler][-1]:.3f} s", file=sys.stderr)
         _plugins(True)
+    seconds = {cell: statistics.median(times) for cell, times in runs.items()}
     print(
         f"Optuna {optuna.__version__}, votakvot {votakvot.__version__}, Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs; {args.trials} trials per study, median of {args.reps} studies\n"
@@ -117,7 +125,7 @@ def main() -> None:
         for sampler in samplers:
             took = seconds[label, sampler]
             extra = (took - seconds["Optuna alone", sampler]) / args.trials * 1000
-            cells += [f"{args.trials / took:,.0f}", "–" if label == "Optuna alone" else f"{extra:+.2f}"]
+            cells += [f"{args.trials / took:,.0f}", NONE if label == "Optuna alone" else f"{extra:+.2f}"]
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
