@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
