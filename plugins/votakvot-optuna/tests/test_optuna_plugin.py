@@ -3,6 +3,7 @@ a pruner, multi-objective studies, failures, threads and an SQLite storage."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import warnings
@@ -262,6 +263,28 @@ def test_a_fixed_trial_is_recorded_under_the_function_name(root):
     assert trial.tid.startswith(f"{__name__}/quadratic/")
     assert dict(trial.params) == {"x": 2.0, "layers": 3}
     assert trial.info["optuna"] == {"number": 0}
+
+
+class Objective:
+    """An objective as a callable object holding its data, as Optuna's examples write them."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def __call__(self, trial: optuna.trial.BaseTrial) -> float:
+        return quadratic(trial) + self.offset
+
+
+def test_callable_objects_and_partials_are_tracked_too(root):
+    """A callable object or a `functools.partial` can be tracked; without a study its trial is
+    named after the class or the function; its own arguments are not params."""
+    study = optuna.create_study(study_name="objects")
+    study.optimize(votakvot_optuna.track(Objective(offset=10.0)), n_trials=2)
+    votakvot_optuna.track(Objective(offset=1.0))(optuna.trial.FixedTrial({"x": 2.0, "layers": 1}))
+    votakvot_optuna.track(functools.partial(stepped))(optuna.trial.FixedTrial({"x": 2.0}))
+    names = sorted(t.tid.rsplit("/", 3)[0] for t in votakvot.load_trials(root).values())
+    assert names == ["objects", "objects", f"{__name__}/Objective", f"{__name__}/stepped"]
+    assert all("offset" not in t.params for t in votakvot.load_trials(root).values())
 
 
 def test_a_study_argument_is_recorded_as_its_name(root):

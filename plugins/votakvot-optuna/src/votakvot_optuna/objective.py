@@ -53,7 +53,7 @@ def track(objective: Callable[..., Any] | None = None, /, *, name: str | None = 
         return track()(objective)
 
     def decorate(fn: F) -> F:
-        fallback = f"{fn.__module__}/{fn.__qualname__}".replace(".<locals>", "")
+        fallback = _function_name(fn)
 
         @functools.wraps(fn)
         def tracked(trial: optuna.trial.BaseTrial, *args: Any, **kwargs: Any) -> Any:
@@ -72,6 +72,14 @@ def track(objective: Callable[..., Any] | None = None, /, *, name: str | None = 
         return cast(F, tracked)
 
     return decorate
+
+
+def _function_name(fn: Callable[..., Any]) -> str:
+    """`{module}/{function}` (as `votakvot.track` names trials), also for a callable object or a
+    `functools.partial`: the name of a trial whose Optuna trial has no study (a `FixedTrial`)."""
+    named = getattr(fn, "func", fn)  # a partial names the function it calls
+    qualname = getattr(named, "__qualname__", None) or type(named).__qualname__
+    return f"{getattr(named, '__module__', None) or type(named).__module__}/{qualname}".replace(".<locals>", "")
 
 
 def _check_plugin_points() -> None:
