@@ -9,10 +9,13 @@ import warnings
 
 import cloudpickle
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import votakvot
 import worker_tasks
 from conftest import read_yaml
+from votakvot._files import yaml_format
 from votakvot.errors import CallArgumentError, ParamNotStoredWarning
 from votakvot.plugins import MAX_PARAM_BYTES
 
@@ -218,3 +221,23 @@ def test_trial_records_params_as_given_whatever_their_size(local_root):
         with votakvot.trial("explicit", data=data) as t:
             pass
     assert _doc(t)["params"]["data"] == data
+
+
+_SCALARS = st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=40), st.booleans(), st.none())
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=8),
+        st.dictionaries(st.text(max_size=10), inner, max_size=8),
+        st.builds(tuple, st.lists(inner, max_size=4)),
+        st.builds(Model, st.integers(0, 50)),
+    ),
+    max_leaves=200,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_VALUES, limit=st.sampled_from([16, 64, 256, 1024]))
+def test_the_size_guard_tells_exactly_whether_a_value_fits(value, limit):
+    """The guard's early stop never misjudges: a value fits exactly when its YAML is at most the limit."""
+    assert yaml_format.fits(value, limit) == (len(yaml_format.dump_value(value).encode()) <= limit)

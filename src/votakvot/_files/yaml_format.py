@@ -135,46 +135,62 @@ class _Exceeded(Exception):
 
 class _BoundedDumper(_Dumper):
     """Gives up (`_Exceeded`) once what it has represented would write more bytes than its
-    budget: each node writes at least one byte, each scalar at least its text."""
+    budget. It counts what is surely written: each node at least a byte, each scalar its text
+    and a separator, each explicit tag (`!!python/object:module.Class`) its text."""
 
     budget = 0
 
-    def represent_data(self, data: Any) -> Any:
-        self.budget -= 1
+    def _spend(self, size: int) -> None:
+        self.budget -= size
         if self.budget < 0:
             raise _Exceeded
+
+    def represent_data(self, data: Any) -> Any:
+        self._spend(1)
         return super().represent_data(data)
 
     def represent_scalar(self, tag: str, value: Any, style: str | None = None) -> Any:
-        self.budget -= len(value)
-        if self.budget < 0:
-            raise _Exceeded
+        self._spend(len(value) + 1 + _explicit_tag_size(tag))
         return super().represent_scalar(tag, value, style)
 
+    def represent_sequence(self, tag: str, sequence: Any, flow_style: bool | None = None) -> Any:
+        self._spend(_explicit_tag_size(tag))
+        return super().represent_sequence(tag, sequence, flow_style)
 
-def dumped_size(value: Any, limit: int) -> int | None:
-    """Returns the size in bytes of `value` as YAML, or None if it is larger than `limit`.
+    def represent_mapping(self, tag: str, mapping: Any, flow_style: bool | None = None) -> Any:
+        self._spend(_explicit_tag_size(tag))
+        return super().represent_mapping(tag, mapping, flow_style)
+
+
+def _explicit_tag_size(tag: str) -> int:
+    """The size of `tag` as written (`!!python/...`); 0 for the tags YAML leaves implicit."""
+    return len(tag) - len(_PY) + len("!!python/") if tag.startswith(_PY) else 0
+
+
+def fits(value: Any, limit: int) -> bool:
+    """Tells whether `value` as YAML takes at most `limit` bytes.
 
     Gives up early: a large object (an object graph, a long list) costs about as much as `limit`
     bytes of YAML, not its whole size. A value that cannot be stored at all raises, as
     `dump_value` does.
     """
+    # The quick emitter writes `v: ...`, a few bytes more than the value alone: within the limit
+    # with them, the value is within it too; anything else is measured exactly.
     text = fast_yaml.dumps({"v": value})
-    if text is None:
-        stream = io.StringIO()
-        dumper = _BoundedDumper(stream, allow_unicode=True, sort_keys=False)
-        dumper.budget = limit
-        try:
-            dumper.open()
-            dumper.represent(value)
-            dumper.close()
-        except _Exceeded:
-            return None
-        finally:
-            dumper.dispose()
-        text = stream.getvalue()
-    size = len(text.encode())
-    return size if size <= limit else None
+    if text is not None and len(text.encode()) <= limit:
+        return True
+    stream = io.StringIO()
+    dumper = _BoundedDumper(stream, allow_unicode=True, sort_keys=False)
+    dumper.budget = limit
+    try:
+        dumper.open()
+        dumper.represent(value)
+        dumper.close()
+    except _Exceeded:
+        return False
+    finally:
+        dumper.dispose()
+    return len(stream.getvalue().encode()) <= limit
 
 
 def storable(value: Any) -> tuple[Any, Exception | None]:

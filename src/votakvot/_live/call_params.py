@@ -75,10 +75,9 @@ def _too_large(value: Any) -> str | None:
     if param_recorders.recorder_of(value) is not None:
         return None
     try:
-        size = yaml_format.dumped_size(value, MAX_PARAM_BYTES)
+        if yaml_format.fits(value, MAX_PARAM_BYTES):
+            return None
     except Exception:  # cannot be stored at all: the document stores its stand-in, and warns
-        return None
-    if size is not None:
         return None
     return f"<too large {type(value).__qualname__}: over {MAX_PARAM_BYTES} bytes as YAML>"
 
