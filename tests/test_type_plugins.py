@@ -227,8 +227,8 @@ def test_a_pruned_explicit_id_runs_again(framework, local_root):
 
 @pytest.mark.parametrize("status", ["done", "weird", 3])
 def test_a_status_table_with_a_status_it_may_not_give_is_logged_and_skipped(dist, local_root, caplog, status):
-    """A `votakvot.statuses` entry may only give `failed`, `interrupted` or `pruned`; another
-    table is logged and skipped, and the exception ends the trial as `failed`."""
+    """A `votakvot.statuses` entry may give any status a trial ends with but `done` (an exception
+    ended it); another table is logged and skipped, and the exception ends the trial as `failed`."""
     framework_name = dist.module("class Stop(Exception):\n    pass\n")
     plugin = dist.module(f"STATUSES = {{'{framework_name}.Stop': {status!r}}}")
     dist.install("acme-bad-status", {"votakvot.statuses": {"bad": f"{plugin}:STATUSES"}})
