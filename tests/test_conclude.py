@@ -14,7 +14,9 @@ from votakvot.errors import TrialFailedError, TrialStateError, TrialStatusError
 FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
 
 
-@pytest.mark.parametrize("status", ["skipped", "xfailed", "xpassed", "error", "pruned", "failed", "interrupted", "done"])
+@pytest.mark.parametrize(
+    "status", ["skipped", "xfailed", "xpassed", "error", "pruned", "failed", "interrupted", "done"]
+)
 def test_a_concluded_status_is_recorded_and_loaded(root, status):
     """A block that ends normally after conclude(status) stores and loads that status, with no error."""
     votakvot.init(path=root, **FAST)
