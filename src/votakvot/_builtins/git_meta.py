@@ -151,7 +151,9 @@ class _Repo:
         os.close(fd)
         try:
             if os.path.exists(index):
-                shutil.copyfile(index, tmp)
+                # copy2 keeps the index's mtime: git re-reads files whose stamps are not older than
+                # it ("racy" entries); a fresh mtime would make it trust a same-size edit's old stamp.
+                shutil.copy2(index, tmp)
             else:
                 os.remove(tmp)
             env = {**_READ_ONLY, "GIT_INDEX_FILE": tmp}
