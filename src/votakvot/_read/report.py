@@ -11,10 +11,10 @@ from typing import Any
 
 from .. import _envvars
 from .._files import layout
-from .._files.storage import Store, open_root, open_store
+from .._files.storage import LocalStore, Store, open_root, open_store
 from .._process import collector, settings
 from ..errors import MissingPathWarning, TrialLoadError
-from . import discovery, report_frame, report_index
+from . import discovery, report_frame, report_index, shared_index
 from .trial import LIVE_STATUSES, Trial
 
 _SECTIONS = ("params", "info", "result")
@@ -159,6 +159,14 @@ def _load_all(
     cache = report_index.Index(base_url).load() if use_index else None
     known = cache.table if cache is not None else report_index.Table()
     listings = cache.listings if cache is not None else {}
+    base, _ = discovery.split(pattern, store.sep, literal=literal)
+    shared = _shared(store, base, config, cache)
+    learned = None
+    if shared is not None and not len(known) and isinstance(store, LocalStore) and shared.home == base:
+        learned = shared.learn()  # nothing indexed here yet: start from what others shared
+        known = learned.seed()
+        listings.update(learned.listings)
+    walked = dict(listings) if shared is not None else {}
     found = discovery.find(store, pattern, listings, known, literal=literal)
     if not found.signatures and not found.unchanged:
         _warn_if_missing(store, found.base, pattern)
@@ -166,6 +174,12 @@ def _load_all(
     rows = rows or cache is not None
 
     kept, stale, refreshed = _still_valid(known, found, full)
+    if shared is not None and learned is None and stale:
+        learned = shared.learn()
+    shared_rows = learned.take(stale, full) if learned is not None else report_index.Table()
+    shared_rows.tids = [
+        _tid(store, folder, anchors, tid) for folder, tid in zip(shared_rows.folders, shared_rows.doc_tids, strict=True)
+    ]
     cache_anchors = cache.anchors if cache is not None else None
     if cache_anchors != anchors:
         kept.tids = [_tid(store, folder, anchors, tid) for folder, tid in zip(kept.folders, kept.doc_tids, strict=True)]
@@ -174,17 +188,22 @@ def _load_all(
         store, stale, anchors, safe=safe, trusted=trusted, rows=rows, full=full, progress=progress
     )
 
-    changed = found.listings_changed or fresh or refreshed or len(kept) != len(known) or cache_anchors != anchors
-    if cache is not None and changed:
+    changed = found.listings_changed or fresh or shared_rows or refreshed or len(kept) != len(known)
+    if cache is not None and (changed or learned is not None or cache_anchors != anchors):
         saved = report_index.Table({column: list(values) for column, values in kept.columns().items()})
+        saved.extend(shared_rows)
         saved.extend(fresh.take([i for i, signature in enumerate(fresh.signatures) if signature is not None]))
         saved.sort()
-        cache.save(anchors, listings, saved)
+        if shared is not None:
+            _share(shared, found, fresh, saved, walked, listings)
+        cache.save(anchors, listings, saved, (store.url(shared.home), shared.seen) if shared is not None else None)
 
     result = kept if found.patterns is None else kept.take([i for i, f in enumerate(kept.folders) if found.selects(f)])
     trials: list[Trial | None] = [None] * len(result)
-    if fresh:
+    if fresh or shared_rows:
         result = report_index.Table({column: list(values) for column, values in result.columns().items()})
+        result.extend(shared_rows)
+        trials.extend([None] * len(shared_rows))
         result.extend(fresh)
         trials.extend(fresh_trials)
         trials = [trials[i] for i in result.sort()]
@@ -199,6 +218,37 @@ def _load_all(
         for i in live:
             statuses[i], errors[i] = made[i].status, made[i].error
     return LoadResult(result, made, statuses, errors, found.base)
+
+
+def _shared(
+    store: Store, base: str, config: settings.Settings, cache: report_index.Index | None
+) -> shared_index.SharedIndex | None:
+    """The shared index a load uses: none without the local one (`index=False`, trusted loads)
+    or with `share_index=False`."""
+    mode = shared_index.mode(config)
+    if cache is None or mode is False:
+        return None
+    home = shared_index.home_of(store, base, config)
+    seen = cache.shared[1] if cache.shared is not None and cache.shared[0] == store.url(home) else []
+    return shared_index.SharedIndex(store, home, list(seen), write=mode is True)
+
+
+def _share(
+    shared: shared_index.SharedIndex,
+    found: discovery.Found,
+    fresh: report_index.Table,
+    saved: report_index.Table,
+    walked: dict[str, Any],
+    listings: dict[str, Any],
+) -> None:
+    """Leaves what this load parsed (and the folders it listed anew) for other readers; a load of
+    the whole folder also merges many small pieces into one."""
+    if shared.home in found.signatures:  # a trial folder: no index of its own inside it
+        return
+    trusted = {folder: listing for folder, listing in listings.items() if listing[0] is not None}
+    if found.patterns is None and found.base == shared.home and shared.compact(saved, trusted):
+        return  # the merged pieces hold what this load parsed too
+    shared.publish(fresh, {folder: listing for folder, listing in trusted.items() if walked.get(folder) is not listing})
 
 
 def _warn_if_missing(store: Store, base: str, pattern: str) -> None:

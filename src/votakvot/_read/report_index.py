@@ -2,8 +2,8 @@
 
 One file per loaded base folder, in `$VOTAKVOT_CACHE_DIR` (default: `$XDG_CACHE_HOME/votakvot`
 or `~/.cache/votakvot`), never in the trial store itself, so read-only and shared stores work.
-It holds each trial's folder and document signatures and report row, and the local walk's folder
-listings.
+It holds each trial's folder and document signatures and report row, the local walk's folder
+listings, and which pieces of the shared index (`shared_index`) this machine has read.
 The trial files stay the only truth: a missing, stale or unreadable index is rebuilt, and
 deleting it loses nothing. It is read with an unpickler that builds only plain data.
 """
@@ -28,7 +28,7 @@ from .._process.local_cache import cache_dir
 
 log = logging.getLogger("votakvot.index")
 
-FORMAT = 5
+FORMAT = 6
 _ALLOWED = (
     {("builtins", name) for name in ("dict", "list", "tuple", "set", "frozenset", "bytes", "complex", "bytearray")}
     | {("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")}
@@ -171,6 +171,14 @@ def _well_formed(anchors: Any, listings: Any, columns: Any) -> bool:
     return _types(itertools.chain.from_iterable(entry[1] for entry in listings.values())) <= {str}
 
 
+def _shared_well_formed(shared: Any) -> bool:
+    if shared is None:
+        return True
+    if type(shared) is not tuple or len(shared) != 2 or type(shared[0]) is not str or type(shared[1]) is not list:
+        return False
+    return _types(shared[1]) <= {str}
+
+
 class Index:
     """What the last load of one base folder (`key`: its URL) saw: folder listings and trial rows."""
 
@@ -181,15 +189,16 @@ class Index:
         self.anchors: list[str] = []
         self.listings: dict[str, Any] = {}
         self.table = Table()
+        self.shared: tuple[str, list[str]] | None = None  # (a shared index's folder, the pieces read there)
 
     def load(self) -> Index:
         try:
             with open(self.path, "rb") as f:
                 data = _SafeUnpickler(io.BytesIO(f.read())).load()
             if data.get("format") == FORMAT and data.get("key") == self.key:
-                anchors, listings, columns = data["anchors"], data["listings"], data["table"]
-                if _well_formed(anchors, listings, columns):
-                    self.anchors, self.listings, self.table = anchors, listings, Table(columns)
+                anchors, listings, columns, shared = data["anchors"], data["listings"], data["table"], data["shared"]
+                if _well_formed(anchors, listings, columns) and _shared_well_formed(shared):
+                    self.anchors, self.listings, self.table, self.shared = anchors, listings, Table(columns), shared
                 else:
                     log.info("ignoring the malformed report index %s", self.path)
         except FileNotFoundError:
@@ -198,13 +207,18 @@ class Index:
             log.info("ignoring the unreadable report index %s: %r", self.path, e)
         return self
 
-    def save(self, anchors: list[str], listings: dict[str, Any], table: Table) -> None:
+    def save(
+        self, anchors: list[str], listings: dict[str, Any], table: Table, shared: tuple[str, list[str]] | None
+    ) -> None:
         """Writes the index atomically; a cache that cannot be written is simply not kept."""
         columns = {
             column: array.array(NUMERIC[column], values) if column in NUMERIC else values
             for column, values in table.columns().items()
         }
-        data = {"format": FORMAT, "key": self.key, "anchors": anchors, "listings": listings, "table": columns}
+        data = {
+            **{"format": FORMAT, "key": self.key, "anchors": anchors, "listings": listings},
+            **{"table": columns, "shared": shared},
+        }
         tmp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
