@@ -14,7 +14,16 @@ from typing import NamedTuple
 
 from _floor_jobs import work_s3_sequential, work_w4a, work_w4b, work_w4c
 from _settings import S3_BUCKET
-from _votakvot_jobs import work_s3, work_s3_build, work_w1, work_w2, work_w3, work_w3_build
+from _votakvot_jobs import (
+    work_s3,
+    work_s3_build,
+    work_w1,
+    work_w2,
+    work_w3,
+    work_w3_build,
+    work_w3_first,
+    work_w3_shared,
+)
 from _worker import WorkerContext
 
 # ======================================================================================
@@ -32,6 +41,8 @@ WORKERS = {
     "w2.floor": work_w4c,
     "w3.build": work_w3_build,
     "w3.vk": work_w3,
+    "w3.first": work_w3_first,
+    "w3.shared": work_w3_shared,
     "w3.floor": work_w4b,
     "s3.build": work_s3_build,
     "s3.vk": work_s3,
@@ -131,8 +142,12 @@ def _all_jobs(args: argparse.Namespace, stores: Stores) -> list[Job]:
         Job("w2.meter3", "w2", args.points),
         Job("w2.floor", "w2", args.points),
         Job("w3.vk", "w3", args.report, stores.report),
+        Job("w3.first", "w3", args.report, stores.report),
+        Job("w3.shared", "w3", args.report, stores.report),
         Job("w3.floor", "w3", args.report, stores.report),
         Job("w3.vk", "w3", args.report_large, stores.report_large),
+        Job("w3.first", "w3", args.report_large, stores.report_large),
+        Job("w3.shared", "w3", args.report_large, stores.report_large),
         Job("w3.floor", "w3", args.report_large, stores.report_large),
         Job("import.votakvot", "import", module="votakvot"),
         Job("import.pandas", "import", module="pandas"),
@@ -142,6 +157,8 @@ def _all_jobs(args: argparse.Namespace, stores: Stores) -> list[Job]:
     ]
     if args.report_huge:  # votakvot alone: the floor would take ~30 s per try at 100,000 trials
         jobs.append(Job("w3.vk", "w3", args.report_huge, stores.report_huge))
+        jobs.append(Job("w3.first", "w3", args.report_huge, stores.report_huge))
+        jobs.append(Job("w3.shared", "w3", args.report_huge, stores.report_huge))
     return jobs
 
 

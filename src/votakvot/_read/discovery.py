@@ -208,7 +208,8 @@ def _unconfirmed(folder: str, subfolders: tuple[str, ...], known: Table, positio
     to `keep`) with two stats each; returns the other subfolders, to be walked.
 
     The stats are relative to `folder`'s descriptor: the kernel then resolves one path segment
-    per stat, not the whole path (a fifth less time per trial).
+    per stat, not the whole path (a fifth less time per trial). This loop runs once per trial of
+    a warm load, so it compares fields one by one rather than building tuples.
     """
     stat, doc_tail = os.stat, os.sep + layout.DOCUMENT
     known_stamps, known_signatures = known.folder_stamps, known.signatures
@@ -218,19 +219,24 @@ def _unconfirmed(folder: str, subfolders: tuple[str, ...], known: Table, positio
     try:
         for sub in subfolders:
             i = position(sub)
-            if i is not None:
-                expected = known_stamps[i]
-                if expected is not None:
-                    name = sub[cut:]
-                    try:
-                        st = stat(name, dir_fd=fd, follow_symlinks=False)
-                        if (st.st_mtime_ns, st.st_ctime_ns) == expected and S_ISDIR(st.st_mode):
-                            st = stat(name + doc_tail, dir_fd=fd)
-                            if (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) == known_signatures[i]:
-                                keep(i)
-                                continue
-                    except OSError:
-                        pass  # gone or unreadable: walked, which sees what it is
+            expected = known_stamps[i] if i is not None else None
+            if expected is not None:
+                name = sub[cut:]
+                try:
+                    st = stat(name, dir_fd=fd, follow_symlinks=False)
+                    if st.st_mtime_ns == expected[0] and st.st_ctime_ns == expected[1] and S_ISDIR(st.st_mode):
+                        st = stat(name + doc_tail, dir_fd=fd)
+                        signature = known_signatures[i]
+                        if (
+                            st.st_mtime_ns == signature[0]
+                            and st.st_ctime_ns == signature[1]
+                            and st.st_size == signature[2]
+                            and st.st_ino == signature[3]
+                        ):
+                            keep(i)
+                            continue
+                except (OSError, IndexError, TypeError):
+                    pass  # gone or unreadable, or indexed otherwise: walked, which sees what it is
             others.append(sub)
     finally:
         if fd is not None:

@@ -190,10 +190,13 @@ def _load_all(
 
     changed = found.listings_changed or fresh or shared_rows or refreshed or len(kept) != len(known)
     if cache is not None and (changed or learned is not None or cache_anchors != anchors):
-        saved = report_index.Table({column: list(values) for column, values in kept.columns().items()})
-        saved.extend(shared_rows)
-        saved.extend(fresh.take([i for i, signature in enumerate(fresh.signatures) if signature is not None]))
-        saved.sort()
+        signed = fresh.take([i for i, signature in enumerate(fresh.signatures) if signature is not None])
+        saved = kept
+        if shared_rows or signed:
+            saved = report_index.Table({column: list(values) for column, values in kept.columns().items()})
+            saved.extend(shared_rows)
+            saved.extend(signed)
+            saved.sort()
         if shared is not None:
             _share(shared, found, fresh, saved, walked, listings)
         cache.save(anchors, listings, saved, (store.url(shared.home), shared.seen) if shared is not None else None)

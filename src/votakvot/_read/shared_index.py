@@ -85,6 +85,8 @@ class Learned:
 
     def seed(self) -> Table:
         """One row per folder (the newest piece's), in report order: a local index to start from."""
+        if len(self.where) == len(self.rows) and self.rows.in_order():  # one piece, as after a merge
+            return self.rows
         table = _rows_at(self.rows, [positions[-1] for positions in self.where.values()])
         table.sort()
         return table
