@@ -301,15 +301,23 @@ def versions() -> dict:
 
 
 def source_state() -> str:
-    """The commit of the votakvot checkout this interpreter imports, and whether it has local edits."""
+    """The commit of the votakvot checkout the workers import (this one, or the one `PYTHONPATH`
+    names), and whether it has local edits."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # read-only: never refresh the index
+    find = "import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('votakvot').origin))"
+    try:
+        found = subprocess.run([sys.executable, "-c", find], capture_output=True, text=True, timeout=60)
+        if found.returncode == 0 and found.stdout.strip():
+            here = found.stdout.strip()
+    except Exception:
+        pass
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=here, env=env, capture_output=True, text=True, timeout=30
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
             cwd=here,
             env=env,
             capture_output=True,

@@ -160,12 +160,13 @@ def _load_all(
     known = cache.table if cache is not None else report_index.Table()
     listings = cache.listings if cache is not None else {}
     base, _ = discovery.split(pattern, store.sep, literal=literal)
-    shared = _shared(store, base, config, cache)
+    shared = shared_index.for_load(store, base, config, cache) if cache is not None else None
     learned = None
     if shared is not None and not len(known) and isinstance(store, LocalStore) and shared.home == base:
         learned = shared.learn()  # nothing indexed here yet: start from what others shared
         known = learned.seed()
         listings.update(learned.listings)
+    seeded = learned is not None
     walked = dict(listings) if shared is not None else {}
     found = discovery.find(store, pattern, listings, known, literal=literal)
     if not found.signatures and not found.unchanged:
@@ -181,7 +182,7 @@ def _load_all(
         _tid(store, folder, anchors, tid) for folder, tid in zip(shared_rows.folders, shared_rows.doc_tids, strict=True)
     ]
     cache_anchors = cache.anchors if cache is not None else None
-    if cache_anchors != anchors:
+    if cache_anchors != anchors or seeded:  # seeded rows hold no trial ids yet
         kept.tids = [_tid(store, folder, anchors, tid) for folder, tid in zip(kept.folders, kept.doc_tids, strict=True)]
 
     fresh, fresh_trials = _read(
@@ -189,7 +190,7 @@ def _load_all(
     )
 
     changed = found.listings_changed or fresh or shared_rows or refreshed or len(kept) != len(known)
-    if cache is not None and (changed or learned is not None or cache_anchors != anchors):
+    if cache is not None and (changed or learned is not None or cache_anchors != anchors):  # pieces read: noted
         signed = fresh.take([i for i, signature in enumerate(fresh.signatures) if signature is not None])
         saved = kept
         if shared_rows or signed:
@@ -198,7 +199,7 @@ def _load_all(
             saved.extend(signed)
             saved.sort()
         if shared is not None:
-            _share(shared, found, fresh, saved, walked, listings)
+            shared.share(found, fresh, saved, walked, listings)
         cache.save(anchors, listings, saved, (store.url(shared.home), shared.seen) if shared is not None else None)
 
     result = kept if found.patterns is None else kept.take([i for i, f in enumerate(kept.folders) if found.selects(f)])
@@ -221,37 +222,6 @@ def _load_all(
         for i in live:
             statuses[i], errors[i] = made[i].status, made[i].error
     return LoadResult(result, made, statuses, errors, found.base)
-
-
-def _shared(
-    store: Store, base: str, config: settings.Settings, cache: report_index.Index | None
-) -> shared_index.SharedIndex | None:
-    """The shared index a load uses: none without the local one (`index=False`, trusted loads)
-    or with `share_index=False`."""
-    mode = shared_index.mode(config)
-    if cache is None or mode is False:
-        return None
-    home = shared_index.home_of(store, base, config)
-    seen = cache.shared[1] if cache.shared is not None and cache.shared[0] == store.url(home) else []
-    return shared_index.SharedIndex(store, home, list(seen), write=mode is True)
-
-
-def _share(
-    shared: shared_index.SharedIndex,
-    found: discovery.Found,
-    fresh: report_index.Table,
-    saved: report_index.Table,
-    walked: dict[str, Any],
-    listings: dict[str, Any],
-) -> None:
-    """Leaves what this load parsed (and the folders it listed anew) for other readers; a load of
-    the whole folder also merges many small pieces into one."""
-    if shared.home in found.signatures:  # a trial folder: no index of its own inside it
-        return
-    trusted = {folder: listing for folder, listing in listings.items() if listing[0] is not None}
-    if found.patterns is None and found.base == shared.home and shared.compact(saved, trusted):
-        return  # the merged pieces hold what this load parsed too
-    shared.publish(fresh, {folder: listing for folder, listing in trusted.items() if walked.get(folder) is not listing})
 
 
 def _warn_if_missing(store: Store, base: str, pattern: str) -> None:

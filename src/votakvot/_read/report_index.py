@@ -189,10 +189,10 @@ def _packed(table: Table) -> dict[str, Any]:
     """The local disk's stamps and signatures as one array of integers per field, with the rows
     that have no stamp: 100,000 of them unpickle in a few milliseconds instead of forty."""
     signatures, stamps = table.signatures, table.folder_stamps
-    if not len(table) or set(map(len, signatures)) != {4}:
-        return {}  # no rows, or a remote store's signatures (size, ETag)
     unstamped = [i for i, stamp in enumerate(stamps) if stamp is None]
     try:
+        if not len(table) or set(map(len, signatures)) != {4}:
+            return {}  # no rows, or a remote store's signatures (size, ETag)
         fields = [array.array("q", field) for field in zip(*signatures, strict=True)]
         times = [array.array("q", field) for field in zip(*(stamp or (0, 0) for stamp in stamps), strict=True)]
     except (TypeError, OverflowError):

@@ -20,9 +20,9 @@ from .. import _envvars
 from .._files import layout
 from .._files.storage import Store, open_root
 from .._process import settings
-from . import index_piece
+from . import discovery, index_piece
 from .index_piece import LIVE_STATUSES, Listing
-from .report_index import Table
+from .report_index import Index, Table
 
 log = logging.getLogger("votakvot.index")
 
@@ -55,6 +55,17 @@ def home_of(store: Store, base: str, config: settings.Settings) -> str:
         return base
     root = root.rstrip(store.sep)
     return root if not root or base == root or base.startswith(root + store.sep) else base
+
+
+def for_load(store: Store, base: str, config: settings.Settings, cache: Index) -> SharedIndex | None:
+    """The shared index a load of `base` uses (with the local index `cache`), or None where
+    `share_index=False` turns it off."""
+    sharing = mode(config)
+    if sharing is False:
+        return None
+    home = home_of(store, base, config)
+    seen = cache.shared[1] if cache.shared is not None and cache.shared[0] == store.url(home) else []
+    return SharedIndex(store, home, list(seen), write=sharing is True)
 
 
 def shareable(rows: Table) -> list[int]:
@@ -167,6 +178,24 @@ class SharedIndex:
                 continue
             learned.add(rows, listings)
         return learned
+
+    def share(
+        self,
+        found: discovery.Found,
+        fresh: Table,
+        saved: Table,
+        walked: dict[str, Listing],
+        listings: dict[str, Listing],
+    ) -> None:
+        """Leaves what a load parsed (`fresh`) and the folders it listed anew (those of `listings`
+        that are not the ones `walked` started from) for other readers. A load of the whole
+        folder may instead merge many pieces into one, holding every row it keeps (`saved`)."""
+        if self.home in found.signatures:  # a trial folder: no index of its own inside it
+            return
+        trusted = {folder: listing for folder, listing in listings.items() if listing[0] is not None}
+        if found.patterns is None and found.base == self.home and self.compact(saved, trusted):
+            return  # the merged pieces hold what this load parsed too
+        self.publish(fresh, {folder: entry for folder, entry in trusted.items() if walked.get(folder) is not entry})
 
     def publish(self, rows: Table, listings: dict[str, Listing]) -> None:
         """Leaves the shareable `rows` (and `listings`) as a new piece, if there are any."""
