@@ -15,7 +15,7 @@ import time
 import uuid
 from time import perf_counter as perf
 
-from _settings import FLOOR_TRIES
+from _settings import FLOOR_TRIES, W5_STEPS
 from _worker import (
     WorkerContext,
     find_docs,
@@ -252,3 +252,52 @@ def work_s3_sequential(ctx: WorkerContext) -> None:
     dt, df = ctx.timed(load)
     ok = len(df) == n
     ctx.add_row("value", dt, "s", verified=ok, why="" if ok else f"{len(df)} rows", n=n, reads_s=box["reads"])
+
+
+# ======================================================================================
+# W4d: floors of W5 (each trial's metrics.csv read by pandas or pyarrow, then concatenated)
+# ======================================================================================
+
+
+def work_w4d(ctx: WorkerContext) -> None:
+    """W4d: the W5 store's metric files read one by one and concatenated with a run column, by
+    pandas.read_csv ("pandas") and, when installed, pyarrow.csv ("pyarrow"), as in peers.py."""
+    import pandas as pd
+
+    files = sorted(
+        os.path.join(folder, "metrics.csv") for folder in (os.path.dirname(p) for p in find_docs(ctx.args.store))
+    )
+
+    def by_pandas():
+        frames = []
+        for path in files:
+            frame = pd.read_csv(path)
+            frame.insert(0, "run", path)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    floors = [("pandas", by_pandas)]
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        ctx.notes.append("pyarrow is not installed: the W5 pyarrow floor is left out (pip install pyarrow)")
+    else:
+
+        def by_pyarrow():
+            tables = []
+            for path in files:
+                table = pacsv.read_csv(path)
+                tables.append(table.add_column(0, "run", pa.array([path] * table.num_rows)))
+            return pa.concat_tables(tables).to_pandas()
+
+        floors.append(("pyarrow", by_pyarrow))
+    n = ctx.args.n
+    for key, load in floors:
+        times, df = [], None
+        for _ in range(FLOOR_TRIES):
+            dt, df = ctx.timed(load)
+            times.append(dt)
+        got = len(df) if df is not None else 0
+        ok = got == n * W5_STEPS
+        ctx.add_row(key, min(times), "s", verified=ok, why="" if ok else f"{got} rows", n=n, first=times[0])

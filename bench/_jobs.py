@@ -12,7 +12,7 @@ import os
 import traceback
 from typing import NamedTuple
 
-from _floor_jobs import work_s3_sequential, work_w4a, work_w4b, work_w4c
+from _floor_jobs import work_s3_sequential, work_w4a, work_w4b, work_w4c, work_w4d
 from _settings import S3_BUCKET
 from _votakvot_jobs import (
     work_s3,
@@ -23,6 +23,8 @@ from _votakvot_jobs import (
     work_w3_build,
     work_w3_first,
     work_w3_shared,
+    work_w5,
+    work_w5_build,
 )
 from _worker import WorkerContext
 
@@ -44,6 +46,9 @@ WORKERS = {
     "w3.first": work_w3_first,
     "w3.shared": work_w3_shared,
     "w3.floor": work_w4b,
+    "w5.build": work_w5_build,
+    "w5.vk": work_w5,
+    "w5.floor": work_w4d,
     "s3.build": work_s3_build,
     "s3.vk": work_s3,
     "s3.seq": work_s3_sequential,
@@ -72,7 +77,7 @@ def run_worker(args: argparse.Namespace) -> int:
 # parent side: the jobs of a run
 # ======================================================================================
 
-GROUPS = ("w1", "w2", "w3", "import", "s3")
+GROUPS = ("w1", "w2", "w3", "w5", "import", "s3")
 
 
 class Job:
@@ -93,6 +98,7 @@ class Stores(NamedTuple):
     report: str
     report_large: str
     report_huge: str
+    metrics: str
     s3: str
 
 
@@ -107,6 +113,7 @@ def plan(args: argparse.Namespace, base: str) -> tuple[list[Job], list[Job]]:
         report=os.path.join(base, "w3-store"),
         report_large=os.path.join(base, "w3-store-large"),
         report_huge=os.path.join(base, "w3-store-huge"),
+        metrics=os.path.join(base, "w5-store"),
         s3=f"s3://{S3_BUCKET}/w3",
     )
     builds, jobs = _all_builds(args, stores), _all_jobs(args, stores)
@@ -123,6 +130,7 @@ def _all_builds(args: argparse.Namespace, stores: Stores) -> list[Job]:
     builds = [
         Job("w3.build", "w3", args.report, stores.report),
         Job("w3.build", "w3", args.report_large, stores.report_large),
+        Job("w5.build", "w5", args.w5_trials, stores.metrics),
         Job("s3.build", "s3", args.s3_trials, stores.s3),
     ]
     if args.report_huge:
@@ -149,6 +157,8 @@ def _all_jobs(args: argparse.Namespace, stores: Stores) -> list[Job]:
         Job("w3.first", "w3", args.report_large, stores.report_large),
         Job("w3.shared", "w3", args.report_large, stores.report_large),
         Job("w3.floor", "w3", args.report_large, stores.report_large),
+        Job("w5.vk", "w5", args.w5_trials, stores.metrics),
+        Job("w5.floor", "w5", args.w5_trials, stores.metrics),
         Job("import.votakvot", "import", module="votakvot"),
         Job("import.pandas", "import", module="pandas"),
         Job("import.yaml", "import", module="yaml"),
@@ -187,6 +197,7 @@ def _floors_brought_along(args: argparse.Namespace, stores: Stores, jobs: list[J
         Job("w2.floor", "w2", args.points),
         Job("w3.floor", "w3", args.report, stores.report),
         Job("w3.floor", "w3", args.report_large, stores.report_large),
+        Job("w5.floor", "w5", args.w5_trials, stores.metrics),
         Job("import.pandas", "import", module="pandas"),
         Job("s3.seq", "s3", args.s3_trials, stores.s3),
     ]

@@ -29,6 +29,7 @@ def render(meta: dict, agg: dict, args: argparse.Namespace) -> str:
     _w2_rows(table, args)
     for n, big in _w3_sizes(args):
         _w3_rows(table, n, big)
+    _w5_rows(table, args)
     _import_rows(table)
     _s3_rows(table, args)
     notes = _footnotes(table, meta, args)
@@ -239,16 +240,21 @@ def _w1_rows(table: Table, args: argparse.Namespace) -> None:
 
 
 def _first_call_rows(table: Table, args: argparse.Namespace) -> None:
-    """The W1 workers' untimed warm-up trial: a fresh process's one-time costs, without and with git."""
+    """The W1 workers' untimed warm-up trial: a fresh process's one-time costs, without and with git,
+    against `import yaml` (issue 13: at most twice that outside a repository)."""
     n = args.runs
-    for key, git in (("w1.track.nogit", "no git"), ("w1.track.git", f"git repo, {GIT_FILES} files")):
+    iy = table.get("import.yaml", None)
+    for key, git, limit in (
+        ("w1.track.nogit", "no git", 2.0),
+        ("w1.track.git", f"git repo, {GIT_FILES} files", None),
+    ):
         table.add(
-            f"first `@track()` call of a fresh process, {git} (one-time costs, outside the W1 clock) {DASH} ms",
+            f"first `@track()` call of a fresh process, {git} (one-time costs, outside the W1 clock) {DASH} ms "
+            "(reference: `import yaml`)",
             table.get(key, n, "first"),
-            None,
-            target=DASH,
-            fl_cell=DASH,
-            show_ratio=False,
+            iy,
+            limit,
+            target=None if limit else DASH,
         )
 
 
@@ -387,6 +393,18 @@ def _w3_rss_row(table: Table, n: int) -> None:
         fl_suffix=f" [imports {fmt_number(rf.get('rss_imports'))}]" if rf else "",
         target=f"100k trials < 1 GiB: {how} {est:,.0f} MiB {ok}",
     )
+
+
+def _w5_rows(table: Table, args: argparse.Namespace) -> None:
+    """W5, s: `load_metrics` of n trials x 1,000 rows against the pyarrow floor (issue 13: at most
+    1x) and the pandas floor."""
+    n = args.w5_trials
+    vk, again = table.get("w5.vk", n), table.get("w5.vk", n, "again")
+    what = f"{n:,} trials {TIMES} 1,000 rows {TIMES} 2 metrics"
+    arrow, pandas = table.get("w5.floor", n, "pyarrow"), table.get("w5.floor", n, "pandas")
+    table.add(f"W5 `load_metrics` first call {DASH} s ({what}; floor: pyarrow per file + concat)", vk, arrow, 1.0)
+    table.add(f"W5 `load_metrics` first call {DASH} s ({what}; floor: pandas per file + concat)", vk, pandas, 1.0)
+    table.add(f"W5 `load_metrics` second call {DASH} s ({what}; floor: pandas per file + concat)", again, pandas, 1.0)
 
 
 def _import_rows(table: Table) -> None:

@@ -1,5 +1,6 @@
 """votakvot's side of each workload, one job per function: W1 trial overhead, W2 `meter()`,
-W3 `load_report` (and the store it reads), and the S3 store and load.
+W3 `load_report` (and the store it reads), W5 `load_metrics` (and its store), and the S3 store
+and load.
 
 Each job runs in its own worker process; imports and set-up stay outside `ctx.timed`, and the
 result is verified after the clock stops.
@@ -11,7 +12,7 @@ import csv
 import os
 from time import perf_counter as perf
 
-from _settings import FLOOR_TRIES, S3_BUCKET
+from _settings import FLOOR_TRIES, S3_BUCKET, W5_STEPS
 from _worker import (
     WorkerContext,
     find_docs,
@@ -414,3 +415,61 @@ def work_s3(ctx: WorkerContext) -> None:
     dt, df = ctx.timed(lambda: votakvot.load_report(ctx.args.store))
     why = check_report(df, n)
     ctx.add_row("value", dt, "s", verified=not why, why="; ".join(why), n=n)
+
+
+# ======================================================================================
+# W5: many trials' metric histories as one frame
+# ======================================================================================
+
+
+def work_w5_build(ctx: WorkerContext) -> None:
+    """Builds the W5 store: n trials of W5_STEPS `meter(loss, acc)` rows each (as in peers.py)."""
+    n = ctx.args.n
+    os.chdir(ctx.args.scratch)
+    import votakvot
+
+    init_votakvot(ctx, votakvot, ctx.args.store)
+
+    def w5(lr, depth, batch, opt, dropout):
+        meter = votakvot.meter
+        for s in range(W5_STEPS):
+            x = loss_at(s)
+            meter(loss=x, acc=1.0 - x)
+        return result_of(lr, depth, batch, opt, dropout)
+
+    fn = tracked(votakvot, "w5", w5)
+    t0 = perf()
+    for i in range(n):
+        fn(**params_for(i))
+    dt = perf() - t0
+    got = len(find_docs(ctx.args.store))
+    ctx.add_row("build", dt, "s", verified=got == n, why="" if got == n else f"{got} trials", n=n)
+
+
+def check_w5_frame(df, n: int) -> list[str]:
+    """What is wrong with a W5 frame (empty when it has n * W5_STEPS rows with loss and acc everywhere)."""
+    why = []
+    if len(df) != n * W5_STEPS:
+        why.append(f"{len(df)} rows, expected {n * W5_STEPS}")
+    for column in ("loss", "acc"):
+        if column not in df.columns or df[column].isna().any():
+            why.append(f"column {column} missing or incomplete")
+    return why
+
+
+def work_w5(ctx: WorkerContext) -> None:
+    """W5: `load_metrics` of the W5 store in a fresh process (pandas imported before the clock), then again."""
+    n = ctx.args.n
+    os.chdir(ctx.args.scratch)
+    os.environ["VOTAKVOT_CACHE_DIR"] = os.path.join(ctx.args.scratch, "votakvot-cache")
+    import pandas  # noqa: F401
+
+    import votakvot
+
+    first, df = ctx.timed(lambda: votakvot.load_metrics(ctx.args.store, index=False))
+    why = check_w5_frame(df, n)
+    if "tid" not in df.columns or df["tid"].nunique() != n:
+        why.append("rows not attributed to n trials")
+    again, df2 = ctx.timed(lambda: votakvot.load_metrics(ctx.args.store, index=False))
+    ctx.add_row("value", first, "s", verified=not why, why="; ".join(why), n=n, rows=len(df))
+    ctx.add_row("again", again, "s", verified=not check_w5_frame(df2, n), n=n)

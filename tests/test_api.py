@@ -177,7 +177,7 @@ def test_star_import_scans_no_entry_points():
 def test_public_classes_show_their_public_name():
     """Public classes report `votakvot.X`, not the private module they are defined in."""
     for cls in (votakvot.Trial, votakvot.LiveTrial, votakvot.AttrDict, votakvot.InertObject,
-                votakvot.MetricSeries, votakvot.resumable_fn):
+                votakvot.MetricSeries, votakvot.resumable_fn, votakvot.ReportPart, votakvot.ReportRows):
         assert cls.__module__ == "votakvot", cls
         assert getattr(votakvot, cls.__name__) is cls
 
@@ -189,15 +189,16 @@ def test_the_bulk_readers_load_on_first_use(tmp_path):
         "import json, sys\n"
         "import votakvot\n"
         "modules = ('votakvot._read.report', 'votakvot._read.metrics_frame', 'votakvot._read.diff',\n"
-        "           'votakvot._read.removal', 'votakvot._read.trial_html', 'votakvot._cli.main')\n"
+        "           'votakvot._read.removal', 'votakvot._read.trial_html', 'votakvot._cli.main',\n"
+        "           'votakvot._read.report_parts')\n"
         "before = [m for m in modules if m in sys.modules]\n"
         "from votakvot import load_report\n"
         "names = [votakvot.load_trials.__name__, votakvot.load_metrics.__name__, votakvot.diff.__name__,\n"
-        "         votakvot.remove.__name__, load_report.__name__]\n"
+        "         votakvot.remove.__name__, load_report.__name__, votakvot.report_parts.__name__]\n"
         "print(json.dumps({'before': before, 'names': names}))\n",
         tmp_path,
     )
     assert json.loads(out) == {
         "before": [],
-        "names": ["load_trials", "load_metrics", "diff", "remove", "load_report"],
+        "names": ["load_trials", "load_metrics", "diff", "remove", "load_report", "report_parts"],
     }

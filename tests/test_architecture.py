@@ -17,6 +17,7 @@ LAYERS: list[set[str]] = [
     {"_builtins"},
     {"_read"},
     {"_live"},
+    {"_look"},
     {"metrics", "testing", "__init__"},
     {"_cli", "__main__"},
 ]

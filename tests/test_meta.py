@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import getpass
 import logging
 import os
 import platform
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psutil
@@ -116,6 +118,23 @@ def test_git_meta_of_a_clean_checkout(repo):
     assert meta["treeish"] == git(repo, "write-tree")
     assert meta["treeish"] == git(repo, "rev-parse", "HEAD^{tree}")
     assert head.startswith(meta["describe"])
+
+
+def test_an_edit_within_one_timestamp_tick_is_seen(repo):
+    """A tracked file rewritten with the same size and the same mtime (two writes within the kernel's
+    coarse clock tick) still gives the next trial a new treeish: a state read while stamps were
+    that young is read again."""
+    path = repo / "a.txt"
+    path.write_text("alpha-1\n")
+    first = _meta()["git"]
+    stat = path.stat()
+    path.write_text("alpha-2\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_ino == stat.st_ino
+    second = _meta()["git"]
+    assert second["treeish"] != first["treeish"]
+    git(repo, "add", "a.txt")
+    assert second["treeish"] == git(repo, "write-tree")
 
 
 def test_git_meta_found_from_a_sub_folder(repo, monkeypatch):
@@ -361,6 +380,55 @@ def test_plugin_provider_values_are_collected(local_root):
     with votakvot.trial("t") as t:
         pass
     assert read_yaml(f"{t.path}/votakvot.yaml")["meta"] == {"custom": {"answer": 42, "nested": {"value": "x"}}}
+
+
+_task_state = threading.local()
+
+
+def test_marked_providers_see_the_thread_local_state_of_the_trials_thread(local_root):
+    """A provider marked `in_trial_thread` reads the thread-local state of the thread that opens
+    the trial (a framework's task context); an unmarked one, on the helper thread, does not."""
+
+    def marked():
+        return getattr(_task_state, "key", None)
+
+    def unmarked():
+        return getattr(_task_state, "key", None)
+
+    assert votakvot.meta.in_trial_thread(marked) is marked
+    votakvot.init(path=local_root, meta_providers={"task.marked": marked, "task.unmarked": unmarked})
+
+    def task(key: str) -> dict:
+        _task_state.key = key
+        with votakvot.trial("t") as t:
+            pass
+        return read_yaml(f"{t.path}/votakvot.yaml")["meta"]
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        metas = list(pool.map(task, ["a", "b", "c", "d"]))
+    assert [m["task"] for m in metas] == [{"marked": key} for key in "abcd"]
+
+
+def test_a_marked_provider_that_raises_is_skipped_with_a_log(local_root, caplog):
+    """A marked provider that raises is logged and skipped like any other; the trial goes on."""
+
+    @votakvot.meta.in_trial_thread
+    def broken():
+        raise RuntimeError("no task here")
+
+    votakvot.init(path=local_root, meta_providers={"task.key": broken, "custom.ok": lambda: 1})
+    with caplog.at_level(logging.WARNING, logger="votakvot.meta"), votakvot.trial("t") as t:
+        pass
+    assert read_yaml(f"{t.path}/votakvot.yaml")["meta"] == {"custom": {"ok": 1}}
+    assert "task.key" in caplog.text and "no task here" in caplog.text
+
+
+def test_in_trial_thread_refuses_what_it_cannot_mark():
+    """Marking something that is not callable, or takes no attributes, is a TypeError saying what to do."""
+    with pytest.raises(TypeError, match="takes a provider"):
+        votakvot.meta.in_trial_thread("git.commit")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="mark a plain function that calls it instead"):
+        votakvot.meta.in_trial_thread(os.getpid)
 
 
 def test_every_edit_between_back_to_back_trials_is_seen(repo):

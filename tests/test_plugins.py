@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import textwrap
 import uuid
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import votakvot
-from conftest import read_yaml
+from conftest import SRC, read_yaml, run_python
 from votakvot import plugins
 
 FAST = {"heartbeat": 0.2, "flush_interval": 0.1}
@@ -423,3 +424,131 @@ def test_a_broken_or_unwritable_entry_point_cache_is_scanned_past(dist, local_ro
         votakvot.testing.reset()
     votakvot.init(path=local_root, **FAST)
     assert _meta_of_a_trial(local_root)["acme"]["site"] == "lab-3"
+MIRROR_SINK_SOURCE = """
+from votakvot.events import Finished, Informed, Started
+
+CALLS = []
+
+
+class UnreachableTrackerSink:
+    mirror = True
+
+    def __init__(self, trial):
+        self.trial = trial
+
+    def subscriptions(self):
+        return {Started: self.started, Informed: self.informed, Finished: self.finished}
+
+    def started(self, event):
+        CALLS.append(("started", self.trial.name))
+
+    def informed(self, event):
+        CALLS.append("informed")
+        raise ConnectionRefusedError("the tracker is down on purpose")
+
+    def finished(self, event):
+        CALLS.append("finished")
+"""
+
+
+@pytest.mark.parametrize("storage_errors", ["raise", "warn"])
+def test_a_failing_mirror_sink_warns_and_never_fails_the_trial(dist, local_root, caplog, storage_errors):
+    """A sink with `mirror = True` whose handler raises ends the trial normally, with a
+    MirrorWarning naming the sink and the cause (never a StorageError, whatever storage_errors
+    says); the trial's own files are complete and the failing handler is dropped."""
+    module = dist.module(MIRROR_SINK_SOURCE)
+    dist.install("acme-mirror", {"votakvot.sinks": {"mirror": f"{module}:UnreachableTrackerSink"}})
+    votakvot.init(path=local_root, storage_errors=storage_errors, **FAST)
+    with caplog.at_level(logging.WARNING, logger="votakvot.trial"), pytest.warns(
+        votakvot.errors.MirrorWarning, match=r"UnreachableTrackerSink: ConnectionRefusedError\('the tracker is down"
+    ) as caught, votakvot.trial("grid/small", lr=0.1) as t:
+        t.inform(i=1)
+        t.inform(i=2)
+        t.result = 42
+    assert not [w for w in caught if issubclass(w.category, votakvot.errors.StorageWarning)]
+    assert sys.modules[module].CALLS == [("started", "grid/small"), "informed", "finished"]
+    assert sum("could not mirror the Informed" in r.getMessage() for r in caplog.records) == 1
+    doc = read_yaml(f"{t.path}/votakvot.yaml")
+    assert (doc["status"], doc["result"], doc["info"]) == ("done", 42, {"i": 2})
+
+
+def test_a_failing_mirror_sink_keeps_the_trials_own_error(dist, local_root):
+    """When the block raises too, its exception propagates unchanged (no StorageError around it),
+    and the mirror's failure is still a warning."""
+    module = dist.module(MIRROR_SINK_SOURCE)
+    dist.install("acme-mirror", {"votakvot.sinks": {"mirror": f"{module}:UnreachableTrackerSink"}})
+    votakvot.init(path=local_root, **FAST)
+    with pytest.warns(votakvot.errors.MirrorWarning), pytest.raises(KeyError, match="boom"), votakvot.trial("exp") as t:
+        t.inform(i=1)
+        raise KeyError("boom")
+    assert read_yaml(f"{t.path}/votakvot.yaml")["status"] == "failed"
+
+
+def test_a_storage_sink_failure_is_still_a_storage_error_beside_a_mirror(dist, local_root):
+    """A mirror sink does not soften storage: a failing storage sink in the same trial still ends
+    it with StorageError, which names only the storage sink's failure."""
+    mirror = dist.module(MIRROR_SINK_SOURCE)
+    flaky = dist.module(FLAKY_SINK_SOURCE)
+    dist.install(
+        "acme-both",
+        {"votakvot.sinks": {"mirror": f"{mirror}:UnreachableTrackerSink", "flaky": f"{flaky}:FlakySink"}},
+    )
+    votakvot.init(path=local_root, **FAST)
+    with (
+        pytest.warns(votakvot.errors.MirrorWarning),
+        pytest.raises(votakvot.errors.StorageError) as caught,
+        votakvot.trial("exp") as t,
+    ):
+        t.inform(i=1)
+    assert [type(cause) for _, cause in caught.value.failures] == [RuntimeError]
+    assert "fails on purpose" in str(caught.value) and "tracker is down" not in str(caught.value)
+    assert read_yaml(f"{t.path}/votakvot.yaml")["status"] == "done"
+
+
+def test_trial_view_names_the_trial(local_root):
+    """`TrialView.name` is the name given to the trial, the function's for @track, and the id for trial_at."""
+    votakvot.init(path=local_root, **FAST)
+
+    @votakvot.track()
+    def probe():
+        return votakvot.current().name
+
+    with votakvot.trial("grid/small") as t:
+        assert t.name == "grid/small" and t.tid.startswith("grid/small/")
+    assert probe() == f"{__name__}/test_trial_view_names_the_trial.probe"
+    with votakvot.trial_at("fixed/id") as explicit:
+        assert explicit.name == "fixed/id"
+
+
+def test_a_mirror_failing_for_a_trial_finished_at_exit_warns(dist, tmp_path):
+    """A trial finished by the exit hook (left open in a daemon thread) whose mirror sink fails
+    warns with MirrorWarning at exit; its document is stored as interrupted."""
+    import subprocess
+
+    failing_at_the_end = MIRROR_SINK_SOURCE.replace(
+        'CALLS.append("finished")', 'raise ConnectionRefusedError("the tracker is down on purpose")'
+    )
+    assert failing_at_the_end != MIRROR_SINK_SOURCE
+    module = dist.module(failing_at_the_end)
+    dist.install("acme-mirror", {"votakvot.sinks": {"mirror": f"{module}:UnreachableTrackerSink"}})
+    code = textwrap.dedent(
+        """
+        import threading, time, votakvot
+        votakvot.init(path="results", heartbeat=0.2, flush_interval=0.1)
+        opened = threading.Event()
+
+        def left_open():
+            with votakvot.trial("left-open"):
+                opened.set()
+                time.sleep(3600)
+
+        threading.Thread(target=left_open, daemon=True).start()
+        opened.wait()
+        """
+    )
+    done = run_python(code, cwd=tmp_path, env={"PYTHONPATH": f"{dist.site}{os.pathsep}{SRC}"}, stderr=subprocess.PIPE)
+    _, stderr = done.communicate(timeout=60)
+    assert done.returncode == 0, stderr
+    assert b"MirrorWarning: trial 'left-open/" in stderr and b"tracker is down on purpose" in stderr
+    (trial,) = votakvot.load_trials(str(tmp_path / "results")).values()
+    assert trial.status == "interrupted"

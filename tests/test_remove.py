@@ -57,6 +57,15 @@ def test_remove_by_path_and_status_deletes_only_those(root):
     assert sorted(votakvot.load_report(root)["tid"]) == sorted(made[n].tid for n in ("done1", "done2", "other"))
 
 
+def test_concluded_statuses_select_too(root):
+    """The statuses trials are concluded with (test outcomes such as skipped, xfailed) select as any other."""
+    made = _grid(root)
+    with votakvot.trial("tests", n=1) as t:
+        t.conclude("xfailed")
+    assert [r.tid for r in votakvot.remove(root, status=["skipped", "xfailed"])] == [t.tid]
+    assert sorted(votakvot.load_trials(root)) == sorted(m.tid for m in made.values())
+
+
 def test_dry_run_removes_nothing(root):
     """dry_run=True returns what would be removed and touches no file."""
     made = _grid(root)

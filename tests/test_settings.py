@@ -7,6 +7,7 @@ import json
 import math
 import os
 import pickle
+import re
 import subprocess
 import warnings
 from pathlib import Path
@@ -58,8 +59,11 @@ def test_init_refuses_options_that_cannot_work(options, says):
 
 
 def test_unknown_sink_lists_the_installed_ones():
-    """The error for an unknown sink name lists every installed sink."""
-    with pytest.raises(SettingsError, match=r"installed: \['csv', 'pickle', 'system', 'yaml'"):
+    """The error for an unknown sink name lists every installed sink (the built-ins, and the
+    plug-ins installed in this environment, sorted)."""
+    installed = sorted(votakvot.plugins.entries("votakvot.sinks"))
+    assert {"csv", "pickle", "system", "yaml"} <= set(installed)
+    with pytest.raises(SettingsError, match=re.escape(f"installed: {installed}")):
         votakvot.init(sinks=["yaml", "cvs"])
 
 
@@ -146,6 +150,33 @@ def test_applied_settings_are_this_process_settings(tmp_path):
         t.meter(x=1)
     assert t.path.startswith(str(tmp_path / "driver"))
     assert os.listdir(t.path) == ["votakvot.yaml"]
+
+
+def test_scoped_settings_hold_for_trials_made_in_the_block_only(tmp_path):
+    """A trial made under Settings.scoped() keeps those settings when entered after the block; the
+    process's own settings, $VOTAKVOT_SETTINGS and trials made outside are untouched."""
+    votakvot.init(path=str(tmp_path / "user"))
+    exported = os.environ["VOTAKVOT_SETTINGS"]
+    mine = votakvot.Settings(path=str(tmp_path / "tool"), sinks=("yaml",), handle_sigterm=False)
+    with mine.scoped():
+        assert votakvot.settings() is mine
+        made = votakvot.trial("tool/step")
+    assert votakvot.settings().root() == str(tmp_path / "user")
+    assert os.environ["VOTAKVOT_SETTINGS"] == exported
+    with made, votakvot.trial("user/exp") as users:
+        made.meter(x=1)  # the yaml sink alone: no metrics file
+    assert made.path.startswith(str(tmp_path / "tool"))
+    assert os.listdir(made.path) == ["votakvot.yaml"]
+    assert users.path.startswith(str(tmp_path / "user"))
+
+
+def test_scoped_settings_are_checked_like_applied_ones(tmp_path):
+    """Settings.scoped() refuses what apply() refuses (an unknown sink, a protocol fsspec lacks)."""
+    with pytest.raises(SettingsError, match="'cvs'"):
+        votakvot.Settings(path=str(tmp_path), sinks=("cvs",)).scoped()
+    with pytest.raises(SettingsError, match="no protocol 'foo'"):
+        votakvot.Settings(path="foo://x").scoped()
+    assert votakvot.settings().root() == "."
 
 
 def test_init_exports_the_settings_and_reset_removes_them(tmp_path):

@@ -373,6 +373,28 @@ def test_a_received_function_sent_on_keeps_the_settings(tmp_path):
     assert not (tmp_path / __name__).exists()
 
 
+def test_a_received_function_passed_on_outside_any_trial_keeps_its_parent(tmp_path):
+    """Passed on by a thread with no trial of its own (a Dask scheduler in the driver's process
+    forwarding a task a worker submitted), a received call keeps the trial it was sent from as its
+    parent, not the main thread's trial; a thread with its own trial open makes that the parent."""
+    import threading
+
+    votakvot.init(path=str(tmp_path / "sender"), **FAST)
+    with votakvot.trial("task") as task:
+        received = pickle.loads(pickle.dumps(combine))  # as a worker gets it, sent from `task`
+    forwarded: list[bytes] = []
+    with votakvot.trial("driver") as driver:
+        helper = threading.Thread(target=lambda: forwarded.append(pickle.dumps(received)))
+        helper.start()
+        helper.join()
+        sent_on_from_driver = pickle.dumps(received)
+    pickle.loads(forwarded[0])(1, 2)
+    pickle.loads(sent_on_from_driver)(3, 4)
+    trials = votakvot.load_trials(str(tmp_path / "sender")).values()
+    parents = {t.params["one"]: t.data.get("parent") for t in trials if t.tid.startswith(f"{__name__}/combine/")}
+    assert parents == {1: task.tid, 3: driver.tid}
+
+
 def test_modules_registered_by_value_with_cloudpickle_travel_by_value(tmp_path):
     """cloudpickle sends a tracked function by value when its module is registered so (code that
     workers cannot import), and by reference otherwise; either way it takes the settings along."""

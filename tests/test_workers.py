@@ -84,6 +84,24 @@ def test_trials_opened_by_user_code_in_workers_started_after_init_land_in_the_ro
     assert not (tmp_path / "inside-task").exists()
 
 
+@pytest.mark.parametrize("kind", ["spawn", "loky"])
+def test_carried_plain_functions_bring_settings_and_parent_to_user_trials(kind, tmp_path, monkeypatch):
+    """`votakvot.carry(fn)` sent from a driver trial: trials fn opens itself in pool workers land in
+    the root with the driver's settings (the environment carries none) and its trial as parent."""
+    root = tmp_path / "results"
+    votakvot.init(path=str(root), sinks=["yaml"])
+    monkeypatch.delenv("VOTAKVOT_SETTINGS")
+    if kind == "loky":  # loky keeps its workers between calls: start new ones, without the settings
+        pytest.importorskip("joblib.externals.loky").get_reusable_executor().shutdown(wait=True)
+    with votakvot.trial("sweep") as sweep:
+        paths = _pool_map(kind, votakvot.carry(worker_tasks.open_trial), [1, 2])
+    assert all(p.startswith(str(root) + os.sep) for p in paths)
+    trials = [t for tid, t in votakvot.load_trials(str(root)).items() if tid.startswith("inside-task/")]
+    assert len(trials) == 2
+    assert {t.data.get("parent") for t in trials} == {sweep.tid}
+    assert not (tmp_path / "inside-task").exists()
+
+
 def test_pool_initializer_recipe_applies_the_driver_settings(tmp_path, monkeypatch):
     """`Pool(initializer=votakvot.settings().apply)` gives workers the driver's settings even
     where the environment does not carry them."""

@@ -17,6 +17,7 @@ import typing as _typing
 
 from . import errors, events, meta, metrics, plugins
 from ._files.yaml_format import InertObject
+from ._live.carry import carry
 from ._live.resumable import call, resumable_fn
 from ._live.track import track
 from ._live.trial import LiveTrial, current
@@ -26,21 +27,29 @@ from ._read.trial import AttrDict, Trial
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._look.report import write_report
+    from ._look.server import serve_ui
     from ._read.code_diff import code_diff
     from ._read.diff import diff
     from ._read.metrics_frame import load_metrics
     from ._read.removal import remove
     from ._read.report import load_report, load_trials
+    from ._read.report_parts import ReportPart, ReportRows, report_parts
 
 # The bulk readers are imported on first use: tracking code never needs them, and they would
 # make `import votakvot` a third slower.
 _ON_FIRST_USE = {
+    "ReportPart": "._read.report_parts",
+    "ReportRows": "._read.report_parts",
     "code_diff": "._read.code_diff",
     "diff": "._read.diff",
     "load_metrics": "._read.metrics_frame",
     "load_report": "._read.report",
     "load_trials": "._read.report",
     "remove": "._read.removal",
+    "report_parts": "._read.report_parts",
+    "serve_ui": "._look.server",
+    "write_report": "._look.report",
 }
 
 __all__ = [
@@ -48,11 +57,14 @@ __all__ = [
     "InertObject",
     "LiveTrial",
     "MetricSeries",
+    "ReportPart",
+    "ReportRows",
     "Settings",
     "Trial",
     "__version__",
     "attach",
     "call",
+    "carry",
     "code_diff",
     "current",
     "diff",
@@ -68,12 +80,15 @@ __all__ = [
     "metrics",
     "plugins",
     "remove",
+    "report_parts",
     "resumable_fn",
     "series",
+    "serve_ui",
     "settings",
     "track",
     "trial",
     "trial_at",
+    "write_report",
 ]
 
 

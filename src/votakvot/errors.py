@@ -8,6 +8,7 @@
      ├── AttachPathError (ValueError)        an attach() name that would leave the trial folder or is votakvot's own
      ├── SymlinkError (OSError)              a write in a local trial folder that would pass through a symbolic link
      ├── TrialNameError (ValueError)         a trial name or explicit id that cannot be a folder
+     ├── TrialStatusError (ValueError)       conclude() given a status a trial cannot end with
      ├── ParamsMismatchError (ValueError)    call() with an id whose stored params differ
      ├── TrialBusyError (RuntimeError)       an explicit id another live process (or thread) is running
      ├── CallArgumentError (TypeError)       call() / trial_at() given an argument of the wrong kind
@@ -23,6 +24,7 @@
 
     VotakvotWarning (UserWarning)
      ├── StorageWarning                       something not stored, with `init(storage_errors="warn")`
+     ├── MirrorWarning                        a mirror sink (a bridge into another tracker) could not copy a trial
      └── MissingPathWarning                   a load path that does not exist or is not a folder
 """
 
@@ -34,6 +36,7 @@ __all__ = [
     "AttachPathError",
     "CallArgumentError",
     "CodeDiffError",
+    "MirrorWarning",
     "MissingDependencyError",
     "MissingPathWarning",
     "ParamsMismatchError",
@@ -50,6 +53,7 @@ __all__ = [
     "TrialNotFoundError",
     "TrialRunningError",
     "TrialStateError",
+    "TrialStatusError",
     "VotakvotError",
     "VotakvotWarning",
 ]
@@ -82,6 +86,10 @@ class SymlinkError(VotakvotError, OSError):
 
 class TrialNameError(VotakvotError, ValueError):
     """A trial name or explicit id cannot be used as a folder path."""
+
+
+class TrialStatusError(VotakvotError, ValueError):
+    """`conclude()` was given a status no trial can end with, or an error or traceback that is not text."""
 
 
 class ParamsMismatchError(VotakvotError, ValueError):
@@ -177,6 +185,24 @@ class VotakvotWarning(UserWarning):
 
 class StorageWarning(VotakvotWarning):
     """Something a trial tracked could not be stored, with `init(storage_errors="warn")`."""
+
+
+class MirrorWarning(VotakvotWarning):
+    """A mirror sink (`mirror = True` in `votakvot.plugins.Sink`: a bridge into another tracker)
+    could not copy a trial there. The trial itself is stored: nothing is lost in votakvot.
+
+    Mirror plug-ins give it too for failures they meet later, off the trial's thread. Make it
+    strict with `warnings.simplefilter("error", MirrorWarning)`, or silence it with "ignore".
+    """
+
+    @classmethod
+    def of(cls, tid: str, path: str, failures: list[tuple[str, BaseException]]) -> MirrorWarning:
+        """The warning for trial `tid` (stored at `path`) whose mirrors failed as `(sink, cause)`."""
+        lines = "\n".join(f"  {sink}: {cause!r}" for sink, cause in failures)
+        return cls(
+            f"trial {tid!r} is stored at {path}, but could not be mirrored:\n{lines}\n"
+            "Its votakvot record is complete; the mirror may be missing it or hold part of it."
+        )
 
 
 class MissingPathWarning(VotakvotWarning):

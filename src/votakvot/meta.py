@@ -3,7 +3,9 @@
 `providers` maps dotted names (`git.commit`, `system.node`, ...) to zero-argument callables; it
 is built on first access from the `votakvot.meta_providers` entry points. Copy it, edit the
 copy and pass it to `votakvot.init(meta_providers=...)`. A provider that raises or returns None
-is skipped; one slower than `init(meta_timeout=...)` is reported and not called again.
+is skipped; one slower than `init(meta_timeout=...)` is reported and not called again. Plug-in
+providers run on a helper thread (so a slow one can be left behind), except those marked
+`in_trial_thread`, which read the state of the thread that opens the trial.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, TypeVar
 from . import plugins
 from ._process import settings, state
 
-__all__ = ["collect", "once_per_collection", "providers"]  # noqa: F822 - built lazily
+__all__ = ["collect", "in_trial_thread", "once_per_collection", "providers"]  # noqa: F822 - built lazily
 
 log = logging.getLogger("votakvot.meta")
 
@@ -72,8 +74,39 @@ def once_per_collection(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _is_builtin(provider: Callable[[], Any]) -> bool:
-    return getattr(provider, "__module__", "").startswith("votakvot._builtins.")
+# The attribute `in_trial_thread` sets on a provider.
+_IN_TRIAL_THREAD = "__votakvot_in_trial_thread__"
+
+
+def in_trial_thread(provider: F) -> F:
+    """Marks a provider to be called in the thread that opens the trial, and returns it.
+
+    Plug-in providers otherwise run on a helper thread (which sees the caller's context
+    variables, but not its thread-local state), so that one slower than `meta_timeout` can be
+    left behind. A framework's task context is often thread-local (Dask's running task key,
+    Ray's task id): a provider reading it is marked, and must be quick, as no deadline applies.
+
+        @votakvot.meta.in_trial_thread
+        def task_key() -> str | None:
+            return getattr(distributed.worker.thread_state, "key", None)
+    """
+    if not callable(provider):
+        raise TypeError(f"in_trial_thread() takes a provider (a callable), not {provider!r}")
+    try:
+        setattr(provider, _IN_TRIAL_THREAD, True)
+    except (AttributeError, TypeError):
+        raise TypeError(
+            f"in_trial_thread() cannot mark {provider!r} (it takes no attributes); "
+            "mark a plain function that calls it instead"
+        ) from None
+    return provider
+
+
+def _inline(provider: Callable[[], Any]) -> bool:
+    """Tells whether a provider runs in the trial's own thread: the built-ins and those marked."""
+    return getattr(provider, "__module__", "").startswith("votakvot._builtins.") or bool(
+        getattr(provider, _IN_TRIAL_THREAD, False)
+    )
 
 
 def _call(name: str, provider: Callable[[], Any], out: dict[str, Any]) -> None:
@@ -138,7 +171,7 @@ def collect(table: Mapping[str, Callable[[], Any]], *, timeout: float = 5.0) -> 
         for name, provider in table.items():
             if name in _slow:
                 continue
-            if _is_builtin(provider):
+            if _inline(provider):
                 _call(name, provider, values)
             else:
                 deferred.append((name, provider))

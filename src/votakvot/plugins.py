@@ -13,7 +13,9 @@ package's pyproject.toml), with the same table below as a fallback for a source 
   set back or forward changes nothing; `now` is the wall time (`time.time()`), for recording
   only. A sink stores what the user
   tracked, so it sees only the `TrialView` below: ids, settings, the document, and the trial
-  folder through `TrialFiles` (names relative to the folder; writes are atomic).
+  folder through `TrialFiles` (names relative to the folder; writes are atomic). A sink that
+  only copies the trial elsewhere (a bridge into another tracker) says so with `mirror = True`:
+  the trial does not depend on it (see `Sink`).
 
 A sink, complete::
 
@@ -181,6 +183,12 @@ class TrialView(Protocol):
         ...
 
     @property
+    def name(self) -> str:
+        """The trial's name (`trial(name)`, `{module}/{function}` for `@track`); for an explicit
+        id (`trial_at`, `call`) the id itself."""
+        ...
+
+    @property
     def path(self) -> str:
         """The trial folder as a local path or URL (for messages)."""
         ...
@@ -227,6 +235,13 @@ class Sink(Protocol):
     keeps what it could not store and stores it with a later event sets `retrying = True`: it
     stays subscribed, and only a failure of its `Finished` handler is reported. Any other sink's
     failing handler is dropped for the rest of the trial.
+
+    A *mirror* sink copies the trial to another system (a bridge into another tracker) rather
+    than storing it, and says so with the class attribute `mirror = True`. The trial does not
+    depend on it: a failure of its handlers is never a `StorageError`, whatever
+    `init(storage_errors=...)` says. It is logged, and the trial ends normally with one
+    `votakvot.errors.MirrorWarning` naming the sink and the cause. Work a mirror does later, off
+    the trial's thread, is its own to report (with the same warning).
     """
 
     def subscriptions(self) -> Mapping[type, Callable[[Any], None]]: ...

@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from .. import plugins
@@ -51,6 +52,7 @@ class _Repo:
         self.files_key: tuple[Any, ...] | None = None
         self.files: list[str] = []
         self.state_key: tuple[Any, ...] | None = None
+        self.racy = False  # the state was read while a file's stamp could still change unseen
         self.state: GitState | None = None
         self.watch: TreeWatch | None = None
         self.watched: frozenset[str] = frozenset()
@@ -100,9 +102,10 @@ class _Repo:
                 return self.state
             key = self.signature()
             self._rewatch()
-            if key != self.state_key or self.state is None:
+            if key != self.state_key or self.state is None or self.racy:
                 self.state = self._read()
                 self.state_key = key
+                self.racy = _recent(key)
             return self.state
 
     def _rewatch(self) -> None:
@@ -160,6 +163,19 @@ class _Repo:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+
+# A file written this recently may be written again within its timestamp's granularity (the
+# kernel's coarse clock ticks every few ms) with the same size: a stat signature cannot tell, so
+# a state read then is read again next time (git's "racy" entries, handled the same way).
+_RACY_NS = 2_000_000_000
+
+
+def _recent(key: tuple[Any, ...]) -> bool:
+    """Tells whether any stamp in a signature is younger than `_RACY_NS`."""
+    (_, ref_stat, packed), index_stat, stamps = key
+    newest = max((stamp[0] for stamp in (ref_stat, packed, index_stat, *stamps) if stamp is not None), default=0)
+    return newest > time.time_ns() - _RACY_NS
 
 
 _repos: dict[str, _Repo | None] = {}

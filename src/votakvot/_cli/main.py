@@ -7,7 +7,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from . import commands, select
+from . import commands, look, select
 
 _READING = "print JSON records instead of a table (datetimes as ISO strings, missing values as null)"
 
@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     rm.add_argument("--yes", action="store_true", help="remove them (without it nothing is removed)")
     rm.add_argument("--force", action="store_true", help="remove running trials too")
     rm.set_defaults(run=commands.rm)
+
+    look.add_commands(sub, common)
     return parser
 
 

@@ -30,6 +30,14 @@ INDEX_PIECE = re.compile(r"[0-9]{20}-[0-9a-f]{32}\.json\Z")
 HIDDEN_PREFIX = "."
 SERIES_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
+# Statuses a trial document holds. A block's end gives `done`, `failed` or `interrupted`; code
+# that learns an outcome instead of raising it (a test runner) may also end a trial `error`,
+# `skipped`, `xfailed` or `xpassed` with `conclude()`. `running` and `resumed` belong to live
+# trials and `crashed` is only derived when loading, so nothing may end a trial with those.
+ENDED_STATUSES = ("done", "error", "failed", "interrupted", "skipped", "xfailed", "xpassed")
+LIVE_STATUSES = ("running", "resumed")
+STATUSES = tuple(sorted((*ENDED_STATUSES, *LIVE_STATUSES, "crashed")))
+
 # A trial document is a few KB; a larger one than this is not read back (a local one is skipped
 # without reading it), so the document sink stores short notes in place of the largest values.
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024

@@ -7,6 +7,10 @@ the bus keeps that as unstored (`unstored()`), which the trial turns into a `Sto
 sink that keeps what it could not store and stores it later says so with `retrying = True`: it
 stays subscribed, and only a failure of its `Finished` handler (its last chance) still counts.
 Any other sink's handler that raises is dropped for the rest of the trial.
+
+A *mirror sink* (`mirror = True`) copies the trial somewhere else (another tracker); the trial
+does not depend on it. Its failures are kept apart (`unmirrored()`), which the trial turns into a
+`MirrorWarning`, never a `StorageError`; otherwise it is treated as any sink.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class TrialBus:
         self._sink_of: dict[Handler, Any] = {}
         # Per sink (by id): what it could not store, as (file or sink, cause).
         self._unstored: dict[int, list[tuple[str, BaseException]]] = {}
+        self._mirrors: set[int] = set()  # ids of the mirror sinks, whose failures are not storage's
         self._tick_failed: set[tuple[int, str]] = set()
         subscribed: dict[type, list[Handler]] = {}
         for sink in sinks:
@@ -67,6 +72,8 @@ class TrialBus:
                 log.exception("sink %r of trial %r could not say what it subscribes to; it is skipped", sink, tid)
                 continue
             self.sinks.append(sink)
+            if getattr(sink, "mirror", False) is True:
+                self._mirrors.add(id(sink))
             for event_type, handler in subscriptions.items():
                 subscribed.setdefault(event_type, []).append(handler)
                 self._sink_of[handler] = sink
@@ -126,19 +133,29 @@ class TrialBus:
         self._user_routes = {t: tuple(h for h in events.handlers(t) if h not in dropped) for t in events.EVENT_TYPES}
 
     def unstored(self) -> list[tuple[str, BaseException]]:
-        """Returns what the sinks could not store and still hold unstored, as (file, cause)."""
-        return [failure for failures in self._unstored.values() for failure in failures]
+        """Returns what the storage sinks could not store and still hold unstored, as (file, cause)."""
+        mirrors = self._mirrors
+        return [failure for sink, failures in self._unstored.items() if sink not in mirrors for failure in failures]
+
+    def unmirrored(self) -> list[tuple[str, BaseException]]:
+        """Returns what the mirror sinks could not copy, as (sink, cause)."""
+        mirrors = self._mirrors
+        return [failure for sink, failures in self._unstored.items() if sink in mirrors for failure in failures]
 
     def _sink_failed(self, event_type: type, handler: Handler, error: Exception) -> None:
         sink = self._sink_of.get(handler)
-        # The file, when the error names it; else the trial folder and the sink that failed there.
-        where = getattr(error, "filename", None) or f"{self.path or self.tid} ({type(sink).__name__})"
+        mirror = id(sink) in self._mirrors
+        if mirror:  # what it could not copy is named by the sink; the trial's own files are fine
+            where = type(sink).__name__
+        else:  # the file, when the error names it; else the trial folder and the sink that failed there
+            where = getattr(error, "filename", None) or f"{self.path or self.tid} ({type(sink).__name__})"
         failures = self._unstored.setdefault(id(sink), [])
         if not failures:
             log.warning(
-                "trial %r: %s could not store the %s event: %r",
+                "trial %r: %s could not %s the %s event: %r",
                 self.tid,
                 type(sink).__name__,
+                "mirror" if mirror else "store",
                 event_type.__name__,
                 error,
                 exc_info=log.isEnabledFor(logging.DEBUG),

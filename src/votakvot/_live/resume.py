@@ -65,7 +65,11 @@ def take_over(trial: LiveTrial, previous: Trial) -> None:
     earlier = at.get("resumed") or []
     trial.at["resumed"] = list(earlier) if isinstance(earlier, list) else []
     trial.resumed = len(trial.at["resumed"]) + 1
-    trial.info.update(previous.data.get("info") or {})
+    # What this run said before it was entered is newer than what the earlier run stored.
+    stored = dict(previous.data.get("info") or {})
+    stored.update(trial.info)
+    trial.info.clear()
+    trial.info.update(stored)
     trial._buffer.continue_steps(previous.last_steps())
 
 

@@ -24,7 +24,16 @@ from .._files.storage import Folder, Store, open_root
 from .._process import settings as process_settings
 from .._process import state
 from .._read.trial import Trial
-from ..errors import AttachPathError, StorageError, StorageWarning, SymlinkError, TrialBusyError, TrialStateError
+from ..errors import (
+    AttachPathError,
+    MirrorWarning,
+    StorageError,
+    StorageWarning,
+    SymlinkError,
+    TrialBusyError,
+    TrialStateError,
+    TrialStatusError,
+)
 from ..events import Attached, Finished, Informed, Metered, Restored, Snapshotted, Started
 from . import resume, shutdown, ticker
 from .bus import TrialBus, build_sinks
@@ -70,7 +79,8 @@ class LiveTrial:
     """A trial being tracked; `with votakvot.trial(...) as t` gives one.
 
     Attributes: `tid`, `uid`, `name`, `path` (folder URL), `params`, `info`, `meta`, `status`,
-    `at`, settable `result`, `resumed` (how many times this id was resumed, 0 for a fresh trial).
+    `at`, settable `result`, `resumed` (how many times this id was resumed, 0 for a fresh trial),
+    `parent` (settable before the trial is entered).
     """
 
     __module__ = "votakvot"
@@ -96,7 +106,8 @@ class LiveTrial:
         self.at: dict[str, Any] = {"created": _now()}
         self.error: str | None = None
         self.traceback_text: str | None = None
-        self.parent: str | None = None
+        self._conclusion: tuple[str, str | None, str | None] | None = None
+        self._parent: str | None = None
         self.resumed = 0
         self.previous: Trial | None = None
         store, root = open_root(self.settings)
@@ -114,6 +125,7 @@ class LiveTrial:
         self._open = False
         self._foreign = False  # inherited by a forked child: the parent's, not this process's
         self._unstored: StorageError | None = None
+        self._unmirrored: MirrorWarning | None = None
         self._claim: Claim | None = None
         self._on_main_thread = False
         self._started_at = 0.0
@@ -139,8 +151,9 @@ class LiveTrial:
                 raise
         providers = settings.meta_providers if settings.meta_providers is not None else meta.providers
         self.meta = meta.collect(providers, timeout=settings.meta_timeout)
-        parent = _active.get()
-        self.parent = parent.tid if parent is not None else remote_parent.get()
+        if self._parent is None:
+            parent = _active.get()
+            self._parent = parent.tid if parent is not None else remote_parent.get()
         self._bus = TrialBus(self.tid, build_sinks(self), self.path)
         self.status = "resumed" if self.resumed else "running"
         now = _now()
@@ -163,6 +176,8 @@ class LiveTrial:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc_type is None:
             status = "done"
+            if self._conclusion is not None:
+                status, self.error, self.traceback_text = self._conclusion
         elif issubclass(exc_type, Exception):
             status = "failed"
             self.error = f"{exc_type.__name__}: {exc}"
@@ -177,6 +192,9 @@ class LiveTrial:
             with contextlib.suppress(ValueError):  # left in another context (e.g. an async generator)
                 _active.reset(self._token)
             self._token = None
+        unmirrored, self._unmirrored = self._unmirrored, None
+        if unmirrored is not None:  # whatever else happens: the trial does not depend on its mirrors
+            warnings.warn(unmirrored, stacklevel=2)
         unstored, self._unstored = self._unstored, None
         if unstored is None:
             return
@@ -206,7 +224,8 @@ class LiveTrial:
         except Exception as e:  # the document is final; a claim left behind is taken over later
             log.warning("trial %r could not release its claim: %r", self.tid, e)
         if self._on_main_thread:
-            _main_thread_trials.remove(self)
+            with contextlib.suppress(ValueError):  # votakvot.testing.reset() ran while this trial lived
+                _main_thread_trials.remove(self)
         failures = self._bus.unstored()
         if lost:  # another process took this id over (this one looked dead): the folder is shared
             failures.append(
@@ -220,12 +239,61 @@ class LiveTrial:
             )
         if failures:
             self._unstored = StorageError(self.tid, failures, self.result)
+        unmirrored = self._bus.unmirrored()
+        if unmirrored:
+            self._unmirrored = MirrorWarning.of(self.tid, self.path, unmirrored)
+
+    @property
+    def parent(self) -> str | None:
+        """The tid of the trial this one belongs to (`parent:` in its document).
+
+        By default it is the innermost live trial when this one is entered, or the trial a call
+        was sent from by another process. Set it before entering to name another trial, e.g. the
+        one of the process that handed out this work (a test run's session, on a worker).
+        """
+        return self._parent
+
+    @parent.setter
+    def parent(self, tid: str | None) -> None:
+        if self.status != "created":
+            raise TrialStateError(f"the parent of trial {self.tid!r} is set before it is entered; it is {self.status}")
+        if tid is not None and not isinstance(tid, str):
+            raise TrialStateError(f"a trial's parent is the tid (a str) of another trial, got {tid!r}")
+        self._parent = tid
+
+    def conclude(self, status: str, /, *, error: str | None = None, traceback: str | None = None) -> None:
+        """Sets how the trial ends if its block ends without an exception: `status` instead of
+        `done`, with the `error` message and the `traceback` text (stored as traceback.txt).
+
+        For code that learns an outcome instead of raising it, such as a test runner. A trial may
+        end `done`, `failed`, `interrupted`, `error`, `skipped`, `xfailed` or `xpassed`; an
+        exception leaving the block still ends it `failed` or `interrupted`. A later call
+        replaces an earlier one.
+
+        t.conclude("skipped")
+        t.conclude("failed", error="AssertionError: assert 1 == 2", traceback=text)
+        """
+        if status not in layout.ENDED_STATUSES:
+            raise TrialStatusError(
+                f"conclude({status!r}): a trial can end with one of {layout.ENDED_STATUSES}; "
+                "`running`, `resumed` and `crashed` are only ever given by votakvot itself"
+            )
+        for name, value in (("error", error), ("traceback", traceback)):
+            if value is not None and not isinstance(value, str):
+                raise TrialStatusError(f"conclude({name}={value!r}) must be text (a str) or None")
+        if not self._open:
+            return self._closed("conclude")
+        with self._lock:
+            self._conclusion = (status, error, traceback)
 
     def abandon(self, status: str = "interrupted") -> None:
         """Finishes the trial with `status` from outside its block (at interpreter exit)."""
         if self._open:
             self.error = self.error or "the process exited while the trial was running"
             self._finish(status)
+            if self._unmirrored is not None:
+                log.warning("%s", self._unmirrored)
+                warnings.warn(self._unmirrored, stacklevel=2)
             if self._unstored is not None:  # nobody to raise to: say it where it is seen
                 log.error("%s", self._unstored)
                 warnings.warn(StorageWarning(str(self._unstored)), stacklevel=2)
@@ -294,8 +362,8 @@ class LiveTrial:
             }
             if self.error is not None:
                 doc["error"] = self.error
-            if self.parent is not None:
-                doc["parent"] = self.parent
+            if self._parent is not None:
+                doc["parent"] = self._parent
             if self.resumed:
                 doc["resumed"] = self.resumed
             if self._open:
@@ -309,8 +377,15 @@ class LiveTrial:
     def inform(self, **values: Any) -> None:
         """Adds free-form information to the trial's `info` (later values replace earlier ones).
 
+        Before the trial is entered it fills the info its first document holds, so what is known
+        up front is stored even if the process dies right after the start.
+
         t.inform(note="first try", dataset="v2")
         """
+        if self.status == "created":
+            with self._lock:
+                self.info.update(values)
+            return None
         if not self._open:
             return self._closed("inform")
         with self._lock:

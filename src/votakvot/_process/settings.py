@@ -63,6 +63,22 @@ class Settings:
             check(self)
         _install(self)
 
+    def scoped(self) -> contextlib.AbstractContextManager[None]:
+        """Puts these settings in force for a block, in this thread or asyncio task only, and
+        leaves the process's own (from `init`) alone. Checked as `apply()` checks them.
+
+        A trial takes the settings in force when it is made, so one made in the block keeps
+        them for its whole life, wherever it is entered. For tools that record trials of their
+        own beside the user's code (a test runner's plug-in), without moving the user's:
+
+            mine = votakvot.Settings(path="/abs/path/tests", handle_sigterm=False)
+            with mine.scoped():
+                t = votakvot.trial("my_tool/step")
+        """
+        for check in _checks:
+            check(self)
+        return scoped(self)
+
     def environ(self) -> dict[str, str]:
         """Returns `{"VOTAKVOT_SETTINGS": json}`: put it in the environment of processes you start
         (e.g. Ray's `runtime_env={"env_vars": ...}`) and their trials use these settings.

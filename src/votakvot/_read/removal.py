@@ -14,7 +14,7 @@ from ..errors import SelectionError, TrialRunningError
 from . import report
 from .trial import LIVE_STATUSES, Trial
 
-STATUSES = ("crashed", "done", "failed", "interrupted", "resumed", "running")
+STATUSES = layout.STATUSES
 
 
 def remove(

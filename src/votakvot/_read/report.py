@@ -170,8 +170,8 @@ def _load_all(
     walked = dict(listings) if shared is not None else {}
     found = discovery.find(store, pattern, listings, known, literal=literal)
     if not found.signatures and not found.unchanged:
-        _warn_if_missing(store, found.base, pattern)
-    anchors = _anchors(store, found.base, config)
+        warn_if_missing(store, found.base, pattern)
+    anchors = anchors_of(store, found.base, config)
     rows = rows or cache is not None
 
     kept, stale, refreshed = _still_valid(known, found, full)
@@ -185,7 +185,7 @@ def _load_all(
     if cache_anchors != anchors or seeded:  # seeded rows hold no trial ids yet
         kept.tids = [_tid(store, folder, anchors, tid) for folder, tid in zip(kept.folders, kept.doc_tids, strict=True)]
 
-    fresh, fresh_trials = _read(
+    fresh, fresh_trials = read(
         store, stale, anchors, safe=safe, trusted=trusted, rows=rows, full=full, progress=progress
     )
 
@@ -215,16 +215,22 @@ def _load_all(
         trial if trial is not None else Trial(store, folder, tid)
         for trial, folder, tid in zip(trials, result.folders, result.tids, strict=True)
     ]
-    statuses, errors = result.statuses, result.errors
+    return loaded(result, made, found.base)
+
+
+def loaded(rows: report_index.Table, trials: list[Trial], base: str) -> LoadResult:
+    """Rows and their trials as a load gives them: a trial recorded as live is checked now, as it
+    may have crashed since (its status and error are then derived)."""
+    statuses, errors = rows.statuses, rows.errors
     if any(live in statuses for live in LIVE_STATUSES):  # only those may have crashed since
         live = [i for i, status in enumerate(statuses) if status in LIVE_STATUSES]
         statuses, errors = list(statuses), list(errors)
         for i in live:
-            statuses[i], errors[i] = made[i].status, made[i].error
-    return LoadResult(result, made, statuses, errors, found.base)
+            statuses[i], errors[i] = trials[i].status, trials[i].error
+    return LoadResult(rows, trials, statuses, errors, base)
 
 
-def _warn_if_missing(store: Store, base: str, pattern: str) -> None:
+def warn_if_missing(store: Store, base: str, pattern: str, *, stacklevel: int = 5) -> None:
     """Warns when the folder a load starts from is not there: an empty result is then most
     likely a typo, not "no results"."""
     if store.isdir(base):
@@ -238,11 +244,11 @@ def _warn_if_missing(store: Store, base: str, pattern: str) -> None:
             f"votakvot: nothing loaded: {where} {what}; check the path "
             "(load the root given to init, a trial folder, or a glob such as 'root/**/21-05-20')"
         ),
-        stacklevel=5,
+        stacklevel=stacklevel,
     )
 
 
-def _read(
+def read(
     store: Store,
     stale: dict[str, tuple[Any, Any]],
     anchors: list[str],
@@ -251,10 +257,12 @@ def _read(
     trusted: bool,
     rows: bool,
     full: bool,
-    progress: Progress | None,
+    progress: Progress | None = None,
+    skipped: list[str] | None = None,
 ) -> tuple[report_index.Table, list[Trial]]:
     """Reads and parses the documents of `stale` folders (concurrently where the store allows)
-    into report rows; a folder that cannot be read is skipped with a warning, or raises.
+    into report rows; a folder that cannot be read is skipped with a warning (its message goes
+    to `skipped` instead, when given), or raises.
     With `progress`, documents are read in batches and it is told after each one."""
     fresh = report_index.Table()
     trials: list[Trial] = []
@@ -266,7 +274,8 @@ def _read(
         paths = [store.join(folder, layout.DOCUMENT) for folder in chunk]
         documents = store.read_many(paths, limit=layout.MAX_DOCUMENT_BYTES)
         for folder in chunk:
-            _parse(store, folder, stale[folder], documents, anchors, fresh, trials, shapes, safe, trusted, rows, full)
+            _parse(store, folder, stale[folder], documents, anchors, fresh, trials, shapes, safe, trusted, rows, full,
+                   skipped)
         if progress is not None:
             progress(start + len(chunk), len(folders))
     return fresh, trials
@@ -285,8 +294,10 @@ def _parse(
     trusted: bool,
     rows: bool,
     full: bool,
+    skipped: list[str] | None,
 ) -> None:
-    """Parses one folder's document into a row of `fresh` (and its trial into `trials`)."""
+    """Parses one folder's document into a row of `fresh` (and its trial into `trials`); the
+    warning of a folder that cannot be read goes to `skipped`, when given."""
     signature, stamp = stamps
     raw = documents.get(store.join(folder, layout.DOCUMENT))
     trial = Trial(store, folder, folder, trusted=trusted, document=raw if isinstance(raw, bytes) else None)
@@ -301,7 +312,11 @@ def _parse(
     except (TrialLoadError, OSError) as e:
         if not safe:
             raise TrialLoadError(str(e)) from e
-        warnings.warn(f"votakvot: skipping trial folder {store.url(folder)}: {e}", stacklevel=6)
+        message = f"votakvot: skipping trial folder {store.url(folder)}: {e}"
+        if skipped is None:
+            warnings.warn(message, stacklevel=6)
+        else:
+            skipped.append(message)
         return
     fresh.append(folder, stamp, signature, doc.get("tid"), trial.tid, status, names, values, extra, *_timing(doc))
     trials.append(trial)
@@ -342,7 +357,7 @@ def _still_valid(
     return kept, stale, refreshed
 
 
-def _anchors(store: Store, base: str, config: settings.Settings) -> list[str]:
+def anchors_of(store: Store, base: str, config: settings.Settings) -> list[str]:
     """Folders that trial ids are relative to: the root from init, or the loaded path."""
     root_store, root = open_root(config)
     same_store = type(root_store) is type(store) and store.url(root) == root_store.url(root)

@@ -31,23 +31,10 @@ def column_name(section: str, name: str, owners: set[str]) -> str:
     return f"{section}.{name}"
 
 
-def frame(pd: Any, loaded: LoadResult, full: bool) -> Any:
-    """Builds the report DataFrame: the report's own columns, then sections, then full=True's
-    fields; integer columns with gaps stay integer (`Int64`)."""
-    rows = loaded.rows
-    own = own_columns(full)
-    if not len(rows):  # as the SPEC has it: exactly the standard columns
-        return pd.DataFrame(columns=list(STANDARD_COLUMNS))
+def _owners(rows: report_index.Table, own: tuple[str, ...], full: bool) -> dict[str, set[str]]:
+    """Which sections (or the report itself, or the document for full=True) have each name."""
     owners: dict[str, set[str]] = {name: {"standard"} for name in own}
-    rows_of: dict[tuple[str, ...], Sequence[int]]
-    if rows.names.count(rows.names[0]) == len(rows):  # one shape of row, as in most reports
-        rows_of = {rows.names[0]: range(len(rows))}
-    else:
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for i, names in enumerate(rows.names):
-            groups.setdefault(names, []).append(i)
-        rows_of = dict(groups)
-    for names in rows_of:
+    for names in dict.fromkeys(rows.names):
         for cell in names:
             section, name = cell.split("\0", 1)
             owners.setdefault(name, set()).add(section)
@@ -56,6 +43,30 @@ def frame(pd: Any, loaded: LoadResult, full: bool) -> Any:
             for name in extra or ():
                 if name in owners:
                     owners[name].add("document")
+    return owners
+
+
+def frame(pd: Any, loaded: LoadResult, full: bool, schema: LoadResult | None = None) -> Any:
+    """Builds the report DataFrame: the report's own columns, then sections, then full=True's
+    fields; integer columns with gaps stay integer (`Int64`).
+
+    With `schema` (rows that decide the columns of a larger report `loaded` is part of; see
+    `report_parts`), the frame has exactly the columns, names and dtypes of that report's frame.
+    """
+    rows = loaded.rows
+    own = own_columns(full)
+    template = frame(pd, schema, full) if schema is not None else None
+    if not len(rows) and (template is None or template.columns.tolist() == list(STANDARD_COLUMNS)):
+        return pd.DataFrame(columns=list(STANDARD_COLUMNS))  # as the SPEC has it: exactly the standard columns
+    owners = _owners(schema.rows if schema is not None else rows, own, full)
+    rows_of: dict[tuple[str, ...], Sequence[int]]
+    if len(rows) and rows.names.count(rows.names[0]) == len(rows):  # one shape of row, as in most reports
+        rows_of = {rows.names[0]: range(len(rows))}
+    else:
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, names in enumerate(rows.names):
+            groups.setdefault(names, []).append(i)
+        rows_of = dict(groups)
     count = len(rows)
     data: dict[str, Any] = {"tid": rows.tids, "trial": loaded.trials, "status": loaded.statuses}
     created, finished, duration, error = own[3:]
@@ -81,9 +92,26 @@ def frame(pd: Any, loaded: LoadResult, full: bool) -> Any:
         for i, extra in enumerate(rows.extras):
             for column, value in (extra or {}).items():
                 data.setdefault(column, [None] * count)[i] = value
+    if template is not None:
+        return _conformed(pd, data, count, template)
     result = pd.DataFrame(data)
     keep_integers(pd, result, data, skip=len(own))
     return result
+
+
+def _conformed(pd: Any, data: dict[str, Any], count: int, template: Any) -> Any:
+    """A frame of `data` with the template's columns and dtypes: each column is built with the
+    dtype pandas gave the whole report's column, so the parts of a report join into its frame."""
+    columns: dict[str, Any] = {}
+    for column, dtype in template.dtypes.items():
+        values = data.get(column)
+        if values is None:
+            values = [None] * count
+        if isinstance(values, pd.DatetimeIndex):
+            columns[column] = pd.Series(values.tz_convert(dtype.tz), copy=False)
+        else:
+            columns[column] = pd.Series(values, dtype=dtype)
+    return pd.DataFrame(columns)
 
 
 def _times(pd: Any, micros: Sequence[int], offsets: Sequence[int]) -> Any:

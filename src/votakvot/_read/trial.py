@@ -15,7 +15,9 @@ from .._process import liveness
 from ..errors import TrialFailedError, TrialLoadError
 from . import metric_files
 
-LIVE_STATUSES = ("running", "resumed")
+LIVE_STATUSES = layout.LIVE_STATUSES
+# Statuses of trials that did not do their work: reading their result raises TrialFailedError.
+FAILED_STATUSES = ("error", "failed")
 # Where the `meta` section starts in documents votakvot wrote: right after the `version` line.
 _META_AFTER_VERSION = b"\nmeta:\n"
 # A live trial whose newest sign of life is older than this (or 4 heartbeats) is `crashed`.
@@ -216,9 +218,10 @@ class Trial:
 
     @property
     def result(self) -> Any:
-        """The trial's result; raises TrialFailedError (with the traceback text) if it failed."""
+        """The trial's result; raises TrialFailedError (with the traceback text) if it failed
+        (status `failed`, or `error`: a test whose set-up or tear-down failed)."""
         head = self.head()
-        if head.get("status") == "failed":
+        if head.get("status") in FAILED_STATUSES:
             raise TrialFailedError(self.tid, self.error, self.traceback_text)
         result = head.get("result")
         return AttrDict(result) if type(result) is dict else result
