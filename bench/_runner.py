@@ -57,7 +57,8 @@ class Runner:
     """Runs jobs one at a time, each in a fresh process and scratch folder, and returns what they report."""
 
     def __init__(self, args: argparse.Namespace, base: str) -> None:
-        self.args, self.base, self.count = args, base, 0
+        # Scratch folders are numbered on from those an earlier run left in `base` (--reuse-stores).
+        self.args, self.base, self.count = args, base, sum(name[:1] == "p" for name in os.listdir(base))
         self.env = worker_env(base)
 
     def point_at_s3(self, port: int) -> None:
