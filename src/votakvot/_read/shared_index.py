@@ -85,7 +85,10 @@ class Learned:
 
     def add(self, rows: Table, listings: dict[str, Listing]) -> None:
         start = len(self.rows)
-        self.rows.extend(rows)
+        if start:
+            self.rows.extend(rows)
+        else:  # the first piece's rows are taken as they are (often the only piece, after a merge)
+            self.rows = rows
         where = self.where
         for offset, folder in enumerate(rows.folders):
             where.setdefault(folder, []).append(start + offset)
