@@ -367,6 +367,32 @@ def test_many_pieces_are_merged_into_one(local_root, machine, settle):
     assert parsed == 0 and _same(again, merged) and len(again) == COMPACT_AT + 1
 
 
+def test_small_pieces_beside_a_large_one_wait_until_they_are_worth_merging(local_root, machine, settle, monkeypatch):
+    """A load does not rewrite a large piece for a few small ones: pieces are merged once the
+    smaller ones hold a quarter of the largest, or once there are very many of them."""
+    from votakvot._read import shared_index
+
+    votakvot.init(path=local_root)
+    _trials(500, name="bulk")
+    settle()
+    machine()
+    _load()
+    for i in range(shared_index.COMPACT_AT):
+        _trials(1, name=f"n{i}")
+        settle()
+        machine()
+        _load()
+    assert len(_pieces(local_root)) == shared_index.COMPACT_AT + 1  # not merged: the small ones are too small
+    monkeypatch.setattr(shared_index, "FORCE_COMPACT_AT", shared_index.COMPACT_AT + 1)
+    _trials(1, name="last")
+    settle()
+    machine()
+    merged, parsed = _load()
+    assert parsed == 1 and len(_pieces(local_root)) == 1 and len(merged) == 500 + shared_index.COMPACT_AT + 1
+    machine()
+    assert _load()[1] == 0
+
+
 def _read_only_load(root: str, cache: Path, tmp_path: Path) -> subprocess.CompletedProcess:
     """Loads `root` in a child process that cannot write it: a read-only bind mount in a mount
     namespace of its own when run as root (root ignores file modes), else the modes cleared."""

@@ -185,9 +185,16 @@ class LocalStore(Store):
     def list_files(self, path: str) -> dict[str, int | None]:
         try:
             with os.scandir(path) as it:
-                return {e.name: None for e in it if e.is_file(follow_symlinks=False)}
+                entries = [e for e in it if e.is_file(follow_symlinks=False)]
         except (FileNotFoundError, NotADirectoryError):
             return {}
+        files: dict[str, int | None] = {}
+        for entry in entries:
+            try:
+                files[entry.name] = entry.stat(follow_symlinks=False).st_size
+            except OSError:  # removed since it was listed
+                continue
+        return files
 
     def remove(self, path: str) -> None:
         os.remove(path)

@@ -26,8 +26,12 @@ from .report_index import Index, Table
 
 log = logging.getLogger("votakvot.index")
 
-# A load of a whole folder that lists this many pieces there merges them into one.
+# A load of a whole folder that lists this many pieces there merges them into one, once the
+# smaller pieces hold a quarter of what the largest does (so each row is rewritten a bounded
+# number of times however often loads add a piece), or at once from FORCE_COMPACT_AT pieces.
 COMPACT_AT = 16
+COMPACT_RATIO = 4
+FORCE_COMPACT_AT = 256
 # Only the newest pieces are read (a folder has more only while nobody merges them).
 MAX_PIECES = 1_000
 # Rows per piece written by a merge (a piece is read whole, so none grows without bound).
@@ -137,6 +141,7 @@ class SharedIndex:
         self.folder = store.join(home, *layout.INDEX_FOLDER.split("/")) if home else layout.INDEX_FOLDER
         self.seen = seen
         self.listed: list[str] | None = None  # the pieces there, once listed by this load
+        self.sizes: dict[str, int | None] = {}
 
     def learn(self) -> Learned:
         """Lists the pieces and reads those not seen before."""
@@ -157,7 +162,7 @@ class SharedIndex:
             for name, size in listed.items()
             if layout.INDEX_PIECE.match(name) and (size is None or size <= index_piece.MAX_BYTES)
         )
-        self.listed = names
+        self.listed, self.sizes = names, listed
         return names[-MAX_PIECES:]
 
     def _read(self, names: list[str]) -> Learned:
@@ -212,7 +217,7 @@ class SharedIndex:
         """Replaces the pieces this load listed with pieces holding `rows` and `listings` (what a
         load of the whole folder found valid); tells whether it did. Below COMPACT_AT pieces, or
         where the store cannot be written, it does nothing."""
-        if not self.write or self.listed is None or len(self.listed) < COMPACT_AT:
+        if not self.write or self.listed is None or not self._worth_merging(self.listed):
             return False
         positions, written = shareable(rows), []
         for start in range(0, max(len(positions), 1), COMPACT_ROWS):
@@ -229,6 +234,15 @@ class SharedIndex:
                 log.debug("could not remove the merged report index piece %s: %r", name, e)
         self.seen = written
         return True
+
+    def _worth_merging(self, names: list[str]) -> bool:
+        """Tells whether merging `names` pays: enough pieces, and enough in the smaller ones."""
+        if len(names) >= FORCE_COMPACT_AT:
+            return True
+        if len(names) < COMPACT_AT:
+            return False
+        sizes = sorted(self.sizes.get(name) or 0 for name in names)
+        return sum(sizes[:-1]) * COMPACT_RATIO >= sizes[-1]
 
     def _put(self, data: bytes) -> str | None:
         """Writes a new piece; returns its name, or None where the store cannot be written."""
