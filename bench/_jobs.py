@@ -21,6 +21,8 @@ from _votakvot_jobs import (
     work_w2,
     work_w3,
     work_w3_build,
+    work_w3_first,
+    work_w3_shared,
     work_w5,
     work_w5_build,
 )
@@ -41,6 +43,8 @@ WORKERS = {
     "w2.floor": work_w4c,
     "w3.build": work_w3_build,
     "w3.vk": work_w3,
+    "w3.first": work_w3_first,
+    "w3.shared": work_w3_shared,
     "w3.floor": work_w4b,
     "w5.build": work_w5_build,
     "w5.vk": work_w5,
@@ -146,8 +150,12 @@ def _all_jobs(args: argparse.Namespace, stores: Stores) -> list[Job]:
         Job("w2.meter3", "w2", args.points),
         Job("w2.floor", "w2", args.points),
         Job("w3.vk", "w3", args.report, stores.report),
+        Job("w3.first", "w3", args.report, stores.report),
+        Job("w3.shared", "w3", args.report, stores.report),
         Job("w3.floor", "w3", args.report, stores.report),
         Job("w3.vk", "w3", args.report_large, stores.report_large),
+        Job("w3.first", "w3", args.report_large, stores.report_large),
+        Job("w3.shared", "w3", args.report_large, stores.report_large),
         Job("w3.floor", "w3", args.report_large, stores.report_large),
         Job("w5.vk", "w5", args.w5_trials, stores.metrics),
         Job("w5.floor", "w5", args.w5_trials, stores.metrics),
@@ -159,6 +167,8 @@ def _all_jobs(args: argparse.Namespace, stores: Stores) -> list[Job]:
     ]
     if args.report_huge:  # votakvot alone: the floor would take ~30 s per try at 100,000 trials
         jobs.append(Job("w3.vk", "w3", args.report_huge, stores.report_huge))
+        jobs.append(Job("w3.first", "w3", args.report_huge, stores.report_huge))
+        jobs.append(Job("w3.shared", "w3", args.report_huge, stores.report_huge))
     return jobs
 
 

@@ -22,7 +22,7 @@ from _jobs import Job, plan, selects
 from _render import WARN, fmt_number, render
 from _runner import Runner, log, start_moto, stop_moto
 from _settings import FULL_DEFAULTS, PLUGIN_GROUPS, QUICK_DEFAULTS
-from _worker import inside_git
+from _worker import find_docs, inside_git
 
 # ======================================================================================
 # orchestration
@@ -112,10 +112,16 @@ def plan_run(args: argparse.Namespace, base: str) -> tuple[list[Job], list[Job]]
 def check_imports(runner: Runner, base: str) -> None:
     """Exits unless the workers' interpreter imports votakvot, pandas and yaml.
 
-    It also leaves warm .pyc caches behind, so that the import rows do not measure compilation.
+    It also compiles every module of votakvot (and of this folder) into the workers' bytecode
+    cache, so that no row measures compilation (votakvot imports most of its modules lazily).
     """
+    warm = (
+        "import compileall, importlib.util, os, votakvot, pandas, yaml; "
+        "compileall.compile_dir(os.path.dirname(importlib.util.find_spec('votakvot').origin), quiet=1); "
+        f"compileall.compile_dir({os.path.dirname(os.path.abspath(__file__))!r}, quiet=1, maxlevels=0)"
+    )
     probe = subprocess.run(
-        [sys.executable, "-c", "import votakvot, pandas, yaml"],
+        [sys.executable, "-c", warm],
         capture_output=True,
         text=True,
         cwd=base,
@@ -129,6 +135,9 @@ def build_stores(runner: Runner, builds: list[Job], meta: dict) -> None:
     """Builds each store once (untimed set-up), noting its build time and any error in `meta`."""
     for b in builds:
         if not b.store.startswith("s3://"):
+            if runner.args.reuse_stores and os.path.isdir(b.store) and len(find_docs(b.store)) == b.n:
+                meta["builds"].append(f"{b.n:,} trials on disk: reused from an earlier run (--reuse-stores)")
+                continue
             os.makedirs(b.store, exist_ok=True)
         res = runner.run(b)
         for e in res.get("errors", []):
@@ -292,15 +301,23 @@ def versions() -> dict:
 
 
 def source_state() -> str:
-    """The commit of the votakvot checkout this interpreter imports, and whether it has local edits."""
+    """The commit of the votakvot checkout the workers import (this one, or the one `PYTHONPATH`
+    names), and whether it has local edits."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # read-only: never refresh the index
+    find = "import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('votakvot').origin))"
+    try:
+        found = subprocess.run([sys.executable, "-c", find], capture_output=True, text=True, timeout=60)
+        if found.returncode == 0 and found.stdout.strip():
+            here = found.stdout.strip()
+    except Exception:
+        pass
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=here, env=env, capture_output=True, text=True, timeout=30
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
             cwd=here,
             env=env,
             capture_output=True,

@@ -42,12 +42,14 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def worker_env() -> dict:
-    """The workers' environment: this one without a default store or import-time profiling, quiet."""
+def worker_env(base: str) -> dict:
+    """The workers' environment: this one without a default store or import-time profiling, quiet,
+    and with compiled bytecode kept (in `base`): a user's installation has it, so no worker should
+    measure compiling votakvot's modules (PYTHONDONTWRITEBYTECODE=1 would make each one do so)."""
     env = dict(os.environ)
-    for k in ("VOTAKVOT_PATH", "PYTHONPROFILEIMPORTTIME"):
+    for k in ("VOTAKVOT_PATH", "PYTHONPROFILEIMPORTTIME", "PYTHONDONTWRITEBYTECODE"):
         env.pop(k, None)
-    env.update(GIT_PYTHON_REFRESH="quiet", PYTHONWARNINGS="ignore")
+    env.update(GIT_PYTHON_REFRESH="quiet", PYTHONWARNINGS="ignore", PYTHONPYCACHEPREFIX=os.path.join(base, "pycache"))
     return env
 
 
@@ -55,8 +57,9 @@ class Runner:
     """Runs jobs one at a time, each in a fresh process and scratch folder, and returns what they report."""
 
     def __init__(self, args: argparse.Namespace, base: str) -> None:
-        self.args, self.base, self.count = args, base, 0
-        self.env = worker_env()
+        # Scratch folders are numbered on from those an earlier run left in `base` (--reuse-stores).
+        self.args, self.base, self.count = args, base, sum(name[:1] == "p" for name in os.listdir(base))
+        self.env = worker_env(base)
 
     def point_at_s3(self, port: int) -> None:
         """Sends the workers' S3 requests to the moto server on `port`, with test credentials only."""

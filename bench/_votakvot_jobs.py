@@ -255,11 +255,15 @@ def check_report(df, n: int, want=("lr", "depth", "batch", "opt", "dropout", "re
 
 
 def work_w3(ctx: WorkerContext) -> None:
-    """W3: `load_report` cold (no index), first indexed and warm in one fresh process, and its peak RSS."""
+    """W3: `load_report` cold (no index), the first load ever (no index anywhere: it parses, writes
+    the local index and leaves a piece of the shared index in the store) and warm, in one fresh
+    process; its peak RSS, and the Python heap's peak (tracemalloc) during one more warm load."""
     n = ctx.args.n
     os.chdir(ctx.args.scratch)
-    # A private, empty index cache: "cold" never finds an index left by an earlier run.
+    # A private, empty index cache, and no shared index in the store: "cold" and "first ever"
+    # never find an index left by an earlier run or job.
     os.environ["VOTAKVOT_CACHE_DIR"] = os.path.join(ctx.args.scratch, "votakvot-cache")
+    remove_shared_index(ctx.args.store)
     import pandas  # noqa: F401  (imported before the clock, as for the floor)
 
     import votakvot
@@ -275,6 +279,7 @@ def work_w3(ctx: WorkerContext) -> None:
     df2 = votakvot.load_report(ctx.args.store)
     warm = perf() - t0
     rss2 = maxrss_mib()
+    heap = traced_peak_mib(lambda: votakvot.load_report(ctx.args.store))
     why1, why2 = check_report(df1, n), check_report(df2, n)
     if not why2 and not df2.drop(columns="trial").equals(df.drop(columns="trial")):
         why2.append("the indexed report differs from the cold one")
@@ -282,6 +287,88 @@ def work_w3(ctx: WorkerContext) -> None:
     ctx.add_row("build", build, "s", verified=not why1, why="; ".join(why1), n=n)
     ctx.add_row("warm", warm, "s", verified=not why2, why="; ".join(why2), n=n)
     ctx.add_row("rss", rss1, "MiB", n=n, rss_imports=rss0, rss_after_warm=rss2)
+    ctx.add_row("heap", heap, "MiB", n=n)
+
+
+def work_w3_first(ctx: WorkerContext) -> None:
+    """W3, the very first load ever: the first `load_report` of a fresh process, with no index
+    anywhere (an empty local cache, no shared index in the store). It parses every document and
+    writes the local index and a piece of the shared one."""
+    n = ctx.args.n
+    os.chdir(ctx.args.scratch)
+    os.environ["VOTAKVOT_CACHE_DIR"] = os.path.join(ctx.args.scratch, "votakvot-cache")
+    remove_shared_index(ctx.args.store)
+    import pandas  # noqa: F401  (imported before the clock, as for the floor)
+
+    import votakvot
+
+    first, df = ctx.timed(lambda: votakvot.load_report(ctx.args.store))
+    why = check_report(df, n)
+    if not os.path.isdir(os.path.join(ctx.args.store, ".votakvot", "index")):
+        why.append("no piece of the shared index was left in the store")
+    ctx.add_row("value", first, "s", verified=not why, why="; ".join(why), n=n)
+
+
+def work_w3_shared(ctx: WorkerContext) -> None:
+    """W3 on a new machine: the first `load_report` of a fresh process whose local cache is empty,
+    with the pieces another reader left in the store (made untimed, by a separate process)."""
+    n = ctx.args.n
+    os.chdir(ctx.args.scratch)
+    leave_shared_index(ctx.args.store, os.path.join(ctx.args.scratch, "other-machine"))
+    os.environ["VOTAKVOT_CACHE_DIR"] = os.path.join(ctx.args.scratch, "votakvot-cache")
+    import pandas  # noqa: F401  (imported before the clock, as for the floor)
+
+    import votakvot
+
+    parsed = []
+    first, df = ctx.timed(lambda: votakvot.load_report(ctx.args.store, progress=lambda d, t: parsed.append(t)))
+    t0 = perf()
+    df2 = votakvot.load_report(ctx.args.store)
+    again = perf() - t0
+    why = check_report(df, n)
+    if parsed:
+        why.append(f"{parsed[-1]} documents parsed, expected none")
+    cold = votakvot.load_report(ctx.args.store, index=False)
+    if not why and not df.drop(columns="trial").equals(cold.drop(columns="trial")):
+        why.append("the report from the shared index differs from the parsed one")
+    ctx.add_row("value", first, "s", verified=not why, why="; ".join(why), n=n, again=again, rows=len(df2))
+
+
+def remove_shared_index(store: str) -> None:
+    """Removes the pieces of the shared report index that earlier loads left in a local store."""
+    import shutil
+
+    shutil.rmtree(os.path.join(store, ".votakvot"), ignore_errors=True)
+
+
+def leave_shared_index(store: str, cache: str) -> None:
+    """Makes sure the store holds pieces covering every trial: loads it in another process (with
+    a cache of its own) once its files are old enough to be shared (2 s), unless a piece is there."""
+    import subprocess
+    import sys
+    import time
+
+    pieces = os.path.join(store, ".votakvot", "index")
+    if os.path.isdir(pieces) and any(name.endswith(".json") for name in os.listdir(pieces)):
+        return
+    newest = max(os.stat(os.path.dirname(doc)).st_mtime for doc in find_docs(store))
+    time.sleep(max(0.0, newest + 2.5 - time.time()))
+    code = f"import votakvot; votakvot.load_report({store!r})"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "VOTAKVOT_CACHE_DIR": cache})
+
+
+def traced_peak_mib(fn) -> float:
+    """The peak of memory traced by tracemalloc (Python objects and numpy buffers) while fn() runs."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
 
 
 # ======================================================================================

@@ -95,6 +95,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", help="write the raw and aggregated numbers here")
     parser.add_argument("--workdir", help="scratch folder (default: a fresh temp dir, removed at the end)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument(
+        "--reuse-stores",
+        action="store_true",
+        help="with --workdir: use the local W3 stores an earlier run left there (e.g. to compare two checkouts)",
+    )
     parser.add_argument("--settle", type=float, help="seconds to idle between processes (full 0.5, quick 0.1)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per worker process")
     parser.add_argument(

@@ -53,14 +53,21 @@ def settle(monkeypatch: pytest.MonkeyPatch):
     return settle
 
 
-def test_index_lives_in_the_cache_folder_not_in_the_store(local_root, tmp_path):
-    """load_report writes its index under VOTAKVOT_CACHE_DIR and adds nothing to the trial store."""
-    votakvot.init(path=local_root)
+def test_index_lives_in_the_cache_folder_and_pieces_in_the_store(local_root, tmp_path, settle):
+    """load_report writes its local index under VOTAKVOT_CACHE_DIR; in the trial store it adds
+    only pieces of the shared index in `.votakvot/index/`, and nothing with share_index="read"."""
+    votakvot.init(path=local_root, share_index="read")
     _train(0.1)
+    settle()
     before = sorted(p.relative_to(local_root) for p in Path(local_root).rglob("*"))
     votakvot.load_report()
     assert len(_index_files(tmp_path)) == 1
     assert sorted(p.relative_to(local_root) for p in Path(local_root).rglob("*")) == before
+    votakvot.init(path=local_root)
+    votakvot.load_report(f"{local_root}/train")  # the root's pieces, from a load below it
+    added = {str(p.relative_to(local_root)) for p in Path(local_root).rglob("*")} - {str(p) for p in before}
+    assert {p for p in added if not p.endswith(".json")} == {".votakvot", ".votakvot/index"}
+    assert len(added) == 3
 
 
 def test_warm_load_sees_added_changed_and_deleted_trials(local_root):

@@ -19,6 +19,11 @@ METRICS_PREFIX = "metrics"
 METRICS_SUFFIX = ".csv"
 SNAPSHOT_STEM = "snapshot"
 TEMP_PREFIX = ".tmp-"
+# The store's own folder below a loaded folder (hidden, so loading never takes it for trials),
+# and in it the pieces of the shared report index: `{time_ns:020}-{uuid4 hex}.json`, never rewritten.
+OWN_FOLDER = ".votakvot"
+INDEX_FOLDER = f"{OWN_FOLDER}/index"
+INDEX_PIECE = re.compile(r"[0-9]{20}-[0-9a-f]{32}\.json\Z")
 
 # Files and folders the library itself owns start with this; attached() lists every other file,
 # and neither trial names nor attach() names may start a segment with it.
@@ -50,6 +55,11 @@ def _type_name(value: Any) -> str:
 def new_uid() -> str:
     """Returns a fresh uuid4 as 32 hex digits."""
     return uuid.uuid4().hex
+
+
+def index_piece_name() -> str:
+    """Names a new piece of the shared report index: later pieces sort after earlier ones."""
+    return f"{time.time_ns():020d}-{new_uid()}.json"
 
 
 def dated_tid(name: str, uid: str, now: float | None = None) -> str:

@@ -108,6 +108,11 @@ class Store:
         """Returns `listdir` of each of `paths`; remote stores list them all in one recursive listing."""
         return {path: self.listdir(path) for path in paths}
 
+    def list_files(self, path: str) -> dict[str, int | None]:
+        """Returns the regular files directly in `path` with their sizes (None where the listing
+        does not say), listed afresh; {} if `path` does not exist."""
+        raise NotImplementedError
+
     def remove(self, path: str) -> None:
         raise NotImplementedError
 
@@ -176,6 +181,20 @@ class LocalStore(Store):
                 return [e.name for e in it if e.is_file()]
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+    def list_files(self, path: str) -> dict[str, int | None]:
+        try:
+            with os.scandir(path) as it:
+                entries = [e for e in it if e.is_file(follow_symlinks=False)]
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        files: dict[str, int | None] = {}
+        for entry in entries:
+            try:
+                files[entry.name] = entry.stat(follow_symlinks=False).st_size
+            except OSError:  # removed since it was listed
+                continue
+        return files
 
     def remove(self, path: str) -> None:
         os.remove(path)
@@ -265,6 +284,16 @@ class FsspecStore(Store):
         except (FileNotFoundError, NotADirectoryError):
             return []
         return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"]
+
+    def list_files(self, path: str) -> dict[str, int | None]:
+        self.fs.invalidate_cache(path)
+        try:
+            entries = self.fs.ls(path, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        return {
+            e["name"].rstrip("/").rsplit("/", 1)[-1]: e.get("size") for e in entries if e.get("type") == "file"
+        }
 
     def listdirs(self, paths: list[str]) -> dict[str, list[str]]:
         if len(paths) < 2:

@@ -44,6 +44,7 @@ class Settings:
     storage_options: Mapping[str, Any] | None = dataclasses.field(default=None, repr=False)
     filesystem: Any = None
     storage_errors: str = "raise"
+    share_index: bool | str = True  # True: read and write pieces; "read": only read; False: neither
 
     def root(self) -> str:
         """Returns the root URL: init's path, else $VOTAKVOT_PATH, else the current folder.
@@ -306,6 +307,7 @@ def init(
     handle_sigterm: bool = True,
     storage_options: Mapping[str, Any] | None = None,
     storage_errors: str = "raise",
+    share_index: bool | str = True,
 ) -> None:
     """Sets where trials go and how they are tracked; each call replaces all earlier settings.
 
@@ -313,7 +315,9 @@ def init(
     filesystem object or `FSMap`; a relative local path is resolved now, so a later chdir does
     not move the trials. `storage_options` go to fsspec for URLs of the root's protocol.
     `meta_providers` replaces `votakvot.meta.providers`; `sinks` names the sink plug-ins to use
-    (default: all installed). Every option is checked here: a value that cannot work raises
+    (default: all installed). `share_index` says what loads do with the shared report index in
+    the store: use it and leave pieces there (True), only use it ("read"), or neither (False).
+    Every option is checked here: a value that cannot work raises
     `votakvot.errors.SettingsError`. The settings reach the processes where tracked functions
     run (see the README).
 
@@ -350,6 +354,11 @@ def init(
         _check_seconds("system_metrics", system_metrics, none="None or ")
     if not isinstance(handle_sigterm, bool):
         raise SettingsError(f"init(handle_sigterm={handle_sigterm!r}) must be True or False")
+    if not any(share_index is choice for choice in (True, False)) and share_index != "read":
+        raise SettingsError(
+            f"init(share_index={share_index!r}) must be True (loads use the shared report index and add to it), "
+            "'read' (they only use it) or False (they ignore it)"
+        )
     if storage_errors not in STORAGE_ERRORS:
         raise SettingsError(
             f"init(storage_errors={storage_errors!r}) must be 'raise' (a trial that could not store "
@@ -368,6 +377,7 @@ def init(
         storage_options=dict(storage_options) if storage_options is not None else None,
         filesystem=filesystem,
         storage_errors=storage_errors,
+        share_index=share_index,
     ).apply()
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from .. import _envvars
 from .._files import layout
-from .._files.storage import Store, open_root, open_store
+from .._files.storage import LocalStore, Store, open_root, open_store
 from .._process import collector, settings
 from ..errors import MissingPathWarning, TrialLoadError
-from . import discovery, report_frame, report_index
+from . import discovery, report_frame, report_index, shared_index
 from .trial import LIVE_STATUSES, Trial
 
 _SECTIONS = ("params", "info", "result")
@@ -159,6 +159,15 @@ def _load_all(
     cache = report_index.Index(base_url).load() if use_index else None
     known = cache.table if cache is not None else report_index.Table()
     listings = cache.listings if cache is not None else {}
+    base, _ = discovery.split(pattern, store.sep, literal=literal)
+    shared = shared_index.for_load(store, base, config, cache) if cache is not None else None
+    learned = None
+    if shared is not None and not len(known) and isinstance(store, LocalStore) and shared.home == base:
+        learned = shared.learn()  # nothing indexed here yet: start from what others shared
+        known = learned.seed()
+        listings.update(learned.listings)
+    seeded = learned is not None
+    walked = dict(listings) if shared is not None else {}
     found = discovery.find(store, pattern, listings, known, literal=literal)
     if not found.signatures and not found.unchanged:
         warn_if_missing(store, found.base, pattern)
@@ -166,25 +175,39 @@ def _load_all(
     rows = rows or cache is not None
 
     kept, stale, refreshed = _still_valid(known, found, full)
+    if shared is not None and learned is None and stale:
+        learned = shared.learn()
+    shared_rows = learned.take(stale, full) if learned is not None else report_index.Table()
+    shared_rows.tids = [
+        _tid(store, folder, anchors, tid) for folder, tid in zip(shared_rows.folders, shared_rows.doc_tids, strict=True)
+    ]
     cache_anchors = cache.anchors if cache is not None else None
-    if cache_anchors != anchors:
+    if cache_anchors != anchors or seeded:  # seeded rows hold no trial ids yet
         kept.tids = [_tid(store, folder, anchors, tid) for folder, tid in zip(kept.folders, kept.doc_tids, strict=True)]
 
     fresh, fresh_trials = read(
         store, stale, anchors, safe=safe, trusted=trusted, rows=rows, full=full, progress=progress
     )
 
-    changed = found.listings_changed or fresh or refreshed or len(kept) != len(known) or cache_anchors != anchors
-    if cache is not None and changed:
-        saved = report_index.Table({column: list(values) for column, values in kept.columns().items()})
-        saved.extend(fresh.take([i for i, signature in enumerate(fresh.signatures) if signature is not None]))
-        saved.sort()
-        cache.save(anchors, listings, saved)
+    changed = found.listings_changed or fresh or shared_rows or refreshed or len(kept) != len(known)
+    if cache is not None and (changed or learned is not None or cache_anchors != anchors):  # pieces read: noted
+        signed = fresh.take([i for i, signature in enumerate(fresh.signatures) if signature is not None])
+        saved = kept
+        if shared_rows or signed:
+            saved = report_index.Table({column: list(values) for column, values in kept.columns().items()})
+            saved.extend(shared_rows)
+            saved.extend(signed)
+            saved.sort()
+        if shared is not None:
+            shared.share(found, fresh, saved, walked, listings)
+        cache.save(anchors, listings, saved, (store.url(shared.home), shared.seen) if shared is not None else None)
 
     result = kept if found.patterns is None else kept.take([i for i, f in enumerate(kept.folders) if found.selects(f)])
     trials: list[Trial | None] = [None] * len(result)
-    if fresh:
+    if fresh or shared_rows:
         result = report_index.Table({column: list(values) for column, values in result.columns().items()})
+        result.extend(shared_rows)
+        trials.extend([None] * len(shared_rows))
         result.extend(fresh)
         trials.extend(fresh_trials)
         trials = [trials[i] for i in result.sort()]

@@ -83,7 +83,7 @@ def frame(pd: Any, loaded: LoadResult, full: bool, schema: LoadResult | None = N
         transposed = zip(*(values_of[i] for i in positions), strict=True)
         for column, values in zip(columns, transposed, strict=True):
             if len(positions) == count and column not in data:
-                data[column] = list(values)
+                data[column] = _typed(values)
                 continue
             target = data.setdefault(column, [None] * count)
             for i, value in zip(positions, values, strict=True):
@@ -123,6 +123,21 @@ def _times(pd: Any, micros: Sequence[int], offsets: Sequence[int]) -> Any:
     if len(recorded) == 1:
         return instants.tz_convert(datetime.timezone(datetime.timedelta(seconds=recorded.pop())))
     return instants
+
+
+def _typed(values: Sequence[Any]) -> Any:
+    """A column of only ints (fitting int64) or only floats as the numpy array pandas would infer
+    from it, made without pandas' slower inference (a third of a report's time at 100,000 rows);
+    any other column as a list, for pandas to infer."""
+    kinds = set(map(type, values))
+    if kinds == {float} or kinds == {int}:
+        import numpy  # installed with pandas
+
+        try:
+            return numpy.array(values, dtype="float64" if float in kinds else "int64")
+        except OverflowError:  # integers beyond int64: pandas decides (uint64 or object)
+            pass
+    return list(values)
 
 
 def _numbers(values: Sequence[Any], dtype: str) -> Any:
