@@ -224,21 +224,25 @@ def _w3_tracked(votakvot):
     return tracked(votakvot, "w3", w3)
 
 
-def work_w3_build(ctx: WorkerContext) -> None:
-    """Builds the W3 store (untimed set-up for the W3 jobs): n finished trials, 10 meter points each."""
+def build_store(ctx: WorkerContext, make_tracked) -> None:
+    """Writes the job's store (untimed set-up): n calls of the tracked function `make_tracked(votakvot)` gives."""
     n = ctx.args.n
     os.chdir(ctx.args.scratch)
     import votakvot
 
     init_votakvot(ctx, votakvot, ctx.args.store)
-
-    fn = _w3_tracked(votakvot)
+    fn = make_tracked(votakvot)
     t0 = perf()
     for i in range(n):
         fn(**params_for(i))
     dt = perf() - t0
     got = len(find_docs(ctx.args.store))
     ctx.add_row("build", dt, "s", verified=got == n, why="" if got == n else f"{got} trials", n=n)
+
+
+def work_w3_build(ctx: WorkerContext) -> None:
+    """Builds the W3 store (untimed set-up for the W3 jobs): n finished trials, 10 meter points each."""
+    build_store(ctx, _w3_tracked)
 
 
 def check_report(df, n: int, want=("lr", "depth", "batch", "opt", "dropout", "result")) -> list[str]:
@@ -422,13 +426,8 @@ def work_s3(ctx: WorkerContext) -> None:
 # ======================================================================================
 
 
-def work_w5_build(ctx: WorkerContext) -> None:
-    """Builds the W5 store: n trials of W5_STEPS `meter(loss, acc)` rows each (as in peers.py)."""
-    n = ctx.args.n
-    os.chdir(ctx.args.scratch)
-    import votakvot
-
-    init_votakvot(ctx, votakvot, ctx.args.store)
+def _w5_tracked(votakvot):
+    """The W5 trial: W5_STEPS `meter(loss, acc)` rows and one float result (as in peers.py)."""
 
     def w5(lr, depth, batch, opt, dropout):
         meter = votakvot.meter
@@ -437,13 +436,12 @@ def work_w5_build(ctx: WorkerContext) -> None:
             meter(loss=x, acc=1.0 - x)
         return result_of(lr, depth, batch, opt, dropout)
 
-    fn = tracked(votakvot, "w5", w5)
-    t0 = perf()
-    for i in range(n):
-        fn(**params_for(i))
-    dt = perf() - t0
-    got = len(find_docs(ctx.args.store))
-    ctx.add_row("build", dt, "s", verified=got == n, why="" if got == n else f"{got} trials", n=n)
+    return tracked(votakvot, "w5", w5)
+
+
+def work_w5_build(ctx: WorkerContext) -> None:
+    """Builds the W5 store: n trials of W5_STEPS metric rows each."""
+    build_store(ctx, _w5_tracked)
 
 
 def check_w5_frame(df, n: int) -> list[str]:
