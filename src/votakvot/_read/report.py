@@ -122,6 +122,7 @@ class LoadResult:
         self.base = base  # the folder the path names (before any glob)
 
 
+@collector.paused()  # a load makes as many small objects as it reads trials
 def _load(
     path: Any,
     options: Any,
@@ -132,23 +133,6 @@ def _load(
     full: bool,
     index: bool | None,
     progress: Progress | None = None,
-) -> LoadResult:
-    with collector.paused():
-        return _load_all(
-            path, options, safe=safe, trusted=trusted, rows=rows, full=full, index=index, progress=progress
-        )
-
-
-def _load_all(
-    path: Any,
-    options: Any,
-    *,
-    safe: bool,
-    trusted: bool,
-    rows: bool,
-    full: bool,
-    index: bool | None,
-    progress: Progress | None,
 ) -> LoadResult:
     config = settings.current()
     store, pattern = open_store(path, options) if path is not None else open_root(config, options)
