@@ -130,3 +130,28 @@ def test_cli_diff_code_in_another_repository_fails_with_a_hint(repo, tmp_path):
     assert "does not hold the tree" in done.stderr and str(repo) in done.stderr
     usage = cli("diff", before.path, after.path, "model.py", cwd=repo)
     assert usage.returncode == 2 and "go with --code" in usage.stderr
+
+
+def test_a_ref_that_cannot_be_written_costs_only_the_kept_tree(repo, caplog):
+    """When `refs/votakvot/trees/<tree>` is locked (another process making it, or a stale lock), the
+    trial still records all its git metadata; a warning says the tree was not kept unless the ref
+    is already there."""
+    (repo / "model.py").write_text("LR = 0.5\n")
+    tree = _run("exp").meta.git.treeish
+    lock = repo / ".git" / "refs" / "votakvot" / "trees" / f"{tree}.lock"
+    lock.write_text("")
+    votakvot.testing.reset()
+    votakvot.init(path=str(repo.parent / "results"))
+    with caplog.at_level("WARNING", logger="votakvot"):
+        again = _run("exp")
+    assert again.meta.git.treeish == tree and again.meta.git.dirty is True
+    assert not [r for r in caplog.records if "could not keep the tree" in r.getMessage()]
+    lock.unlink()
+    git(repo, "update-ref", "-d", f"refs/votakvot/trees/{tree}")
+    lock.write_text("")
+    votakvot.testing.reset()
+    votakvot.init(path=str(repo.parent / "results"))
+    with caplog.at_level("WARNING", logger="votakvot"):
+        third = _run("exp")
+    assert third.meta.git.treeish == tree and third.meta.git.commit
+    assert [r for r in caplog.records if "could not keep the tree" in r.getMessage()]

@@ -307,6 +307,7 @@ def parse_snapshot_record(payload: Any) -> tuple[Any, dict[str, int] | None]:
 
 
 _cache: dict[str, dict[str, Any]] = {}
+_entry_points: list[dict[str, list[tuple[str, str]]]] = []  # the one table `_installed` found
 
 
 def _load(group: str, name: str, target: Any) -> Any:
@@ -331,7 +332,7 @@ def _discover(group: str) -> dict[str, Any]:
     found: dict[str, Any] = dict(_BUILTIN.get(group, {}))
     if os.environ.get(_envvars.PLUGINS, "1") != "0":
         try:
-            found.update(entry_points.installed(GROUPS)[group])
+            found.update(_installed()[group])
         except Exception:
             log.exception("could not list entry points of %s; using built-ins only", group)
     loaded: dict[str, Any] = {}
@@ -382,9 +383,17 @@ def _check_settings(config: Settings) -> None:
 process_settings.add_check(_check_settings)
 
 
+def _installed() -> dict[str, list[tuple[str, str]]]:
+    """The entry points of every group, found once for all of them (not once per group)."""
+    if not _entry_points:
+        _entry_points.append(entry_points.installed(GROUPS))
+    return _entry_points[0]
+
+
 def reset() -> None:
     """Forgets discovered plug-ins so the next use scans entry points again (for tests)."""
     _cache.clear()
+    _entry_points.clear()
 
 
 def register_state(*, reset: Callable[[], None] | None = None, after_fork: Callable[[], None] | None = None) -> None:

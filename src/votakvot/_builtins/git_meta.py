@@ -11,6 +11,7 @@ would leave `votakvot diff --code` nothing to compare.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -23,6 +24,8 @@ from ..meta import once_per_collection
 
 if TYPE_CHECKING:
     from .git_watch import TreeWatch
+
+log = logging.getLogger("votakvot.meta")
 
 # Where the trees of dirty working trees are kept from `git gc`, one ref per tree.
 TREE_REFS = "refs/votakvot/trees/"
@@ -145,6 +148,26 @@ class _Repo:
             describe += "-dirty"
         return GitState(self.root, branch, commit, describe, dirty, self._treeish(keep=dirty or commit is None))
 
+    def _keep(self, tree: str) -> None:
+        """Points `refs/votakvot/trees/<tree>` at `tree`. Processes that ran the same dirty code race
+        for the one ref (git refuses a locked ref), so a failure with the ref in place is success;
+        any other failure costs only the kept tree, never the trial's git metadata."""
+        ref = f"{TREE_REFS}{tree}"
+        try:
+            self.repo.git.update_ref(ref, tree, env=_READ_ONLY)
+        except Exception as e:
+            try:
+                self.repo.git.rev_parse("--verify", "--quiet", ref, env=_READ_ONLY)
+            except Exception:
+                log.warning(
+                    "could not keep the tree %s of %s under %s (votakvot diff --code may not find it after "
+                    "git gc): %s",
+                    tree,
+                    self.root,
+                    ref,
+                    e,
+                )
+
     def _treeish(self, keep: bool) -> str | None:
         index = os.path.join(self.git_dir, "index")
         fd, tmp = tempfile.mkstemp(prefix="votakvot-index-")
@@ -160,7 +183,7 @@ class _Repo:
             self.repo.git.add("-u", env=env)
             tree = str(self.repo.git.write_tree(env=env))
             if keep:
-                self.repo.git.update_ref(f"{TREE_REFS}{tree}", tree, env=_READ_ONLY)
+                self._keep(tree)
             return tree
         finally:
             if os.path.exists(tmp):
