@@ -148,6 +148,7 @@ def test_a_ref_that_cannot_be_written_costs_only_the_kept_tree(repo, caplog):
     assert not [r for r in caplog.records if "could not keep the tree" in r.getMessage()]
     lock.unlink()
     git(repo, "update-ref", "-d", f"refs/votakvot/trees/{tree}")
+    lock.parent.mkdir(parents=True, exist_ok=True)  # git removed the emptied folders
     lock.write_text("")
     votakvot.testing.reset()
     votakvot.init(path=str(repo.parent / "results"))
