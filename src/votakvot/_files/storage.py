@@ -158,9 +158,11 @@ class LocalStore(Store):
             return open(os.path.join(folder, *name.split("/")), mode, **kwargs)
         return confined.open_below(folder, name, mode, **kwargs)
 
-    def read_bytes(self, path: str, *, limit: int | None = None) -> bytes:
+    def read_bytes(self, path: str, *, limit: int | None = None, follow: bool = True) -> bytes:
+        """Reads a local file; `follow=False` refuses one that is a symbolic link (OSError, ELOOP)."""
         # O_NONBLOCK: a named pipe planted as a trial file must not hang the reader.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, flags)
         with os.fdopen(fd, "rb") as f:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):

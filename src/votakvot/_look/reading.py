@@ -4,12 +4,9 @@ through a symbolic link is never read (whoever writes the store could point it a
 from __future__ import annotations
 
 import os
-import stat
 
 from .._files import layout
 from .._files.storage import LocalStore, Store
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class LinkedFileError(OSError):
@@ -23,27 +20,19 @@ def read_many(store: Store, paths: list[str], *, limit: int | None = None) -> di
     out: dict[str, bytes | Exception] = {}
     for path in paths:
         try:
-            out[path] = _read_local(path, limit)
+            out[path] = _read_local(store, path, limit)
         except OSError as e:
             out[path] = e
     return out
 
 
-def _read_local(path: str, limit: int | None) -> bytes:
+def _read_local(store: LocalStore, path: str, limit: int | None) -> bytes:
     try:
-        # O_NOFOLLOW refuses a link at the end; O_NONBLOCK keeps a planted pipe from hanging us.
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    except OSError as e:
+        return store.read_bytes(path, limit=limit, follow=False)
+    except OSError:
         if os.path.islink(path):
             raise LinkedFileError(f"{path} is a symbolic link; the page does not follow links") from None
-        raise e
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path} is not a regular file")
-        if limit is not None and info.st_size > limit:
-            raise OSError(f"{path} has {info.st_size} bytes, more than the {limit} the page reads")
-        return f.read()
+        raise
 
 
 def document_is_linked(store: Store, folder: str) -> bool:
