@@ -17,6 +17,8 @@ from _settings import S3_BUCKET
 from _votakvot_jobs import (
     work_s3,
     work_s3_build,
+    work_s3_first,
+    work_s3_task,
     work_w1,
     work_w2,
     work_w3,
@@ -51,7 +53,12 @@ WORKERS = {
     "w5.floor": work_w4d,
     "s3.build": work_s3_build,
     "s3.vk": work_s3,
+    "s3.first": work_s3_first,
     "s3.seq": work_s3_sequential,
+    "s3.task": lambda c: work_s3_task(c, "s3", False),
+    "s3.task.local": lambda c: work_s3_task(c, "local", False),
+    "s3.metered": lambda c: work_s3_task(c, "s3", True),
+    "s3.metered.local": lambda c: work_s3_task(c, "local", True),
 }
 
 
@@ -162,8 +169,13 @@ def _all_jobs(args: argparse.Namespace, stores: Stores) -> list[Job]:
         Job("import.votakvot", "import", module="votakvot"),
         Job("import.pandas", "import", module="pandas"),
         Job("import.yaml", "import", module="yaml"),
+        Job("s3.first", "s3", args.s3_trials, stores.s3),
         Job("s3.vk", "s3", args.s3_trials, stores.s3),
         Job("s3.seq", "s3", args.s3_trials, stores.s3),
+        Job("s3.task", "s3", args.s3_tasks),
+        Job("s3.task.local", "s3", args.s3_tasks),
+        Job("s3.metered", "s3", args.s3_tasks),
+        Job("s3.metered.local", "s3", args.s3_tasks),
     ]
     if args.report_huge:  # votakvot alone: the floor would take ~30 s per try at 100,000 trials
         jobs.append(Job("w3.vk", "w3", args.report_huge, stores.report_huge))
@@ -200,6 +212,8 @@ def _floors_brought_along(args: argparse.Namespace, stores: Stores, jobs: list[J
         Job("w5.floor", "w5", args.w5_trials, stores.metrics),
         Job("import.pandas", "import", module="pandas"),
         Job("s3.seq", "s3", args.s3_trials, stores.s3),
+        Job("s3.task.local", "s3", args.s3_tasks),
+        Job("s3.metered.local", "s3", args.s3_tasks),
     ]
     groups = {j.group for j in jobs}
     return [

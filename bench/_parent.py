@@ -190,10 +190,22 @@ def aggregate(raw: list[dict]) -> dict[str, dict]:
             why=sorted({r["why"] for r in rs if r.get("why")}),
             n=rs[0].get("n"),
         )
-        for extra in ("first", "rss_imports", "rss_after_warm", "reads_s", "columns", "yaml_bytes", "dumper"):
+        for extra in (
+            "first",
+            "rss_imports",
+            "rss_after_warm",
+            "reads_s",
+            "columns",
+            "yaml_bytes",
+            "dumper",
+            "requests",
+            "at_start",
+            "operations",
+            "rtt_ms",
+        ):
             xs = [r[extra] for r in rs if r.get(extra) is not None]
             if xs:
-                row[extra] = statistics.median(xs) if not isinstance(xs[0], str) else xs[0]
+                row[extra] = statistics.median(xs) if isinstance(xs[0], (int, float)) else xs[0]
         agg[k] = row
     return agg
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 # Values for the size options (and --settle) that the command line leaves unset.
 QUICK_DEFAULTS = dict(
-    runs=100, points=20_000, report=200, report_large=1_000, report_huge=0, s3_trials=200, w5_trials=50, settle=0.1
+    runs=100,
+    points=20_000,
+    report=200,
+    report_large=1_000,
+    report_huge=0,
+    s3_trials=200,
+    s3_tasks=50,
+    w5_trials=50,
+    settle=0.1,
 )
 FULL_DEFAULTS = dict(
     runs=500,
@@ -13,6 +21,7 @@ FULL_DEFAULTS = dict(
     report_large=10_000,
     report_huge=0,
     s3_trials=2_000,
+    s3_tasks=200,
     w5_trials=200,
     settle=0.5,
 )

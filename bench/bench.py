@@ -75,6 +75,7 @@ def _add_size_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--w5-trials", type=int, help="W5 trials of 1,000 metric rows each (full 200, quick 50)")
     parser.add_argument("--s3", action="store_true", help="add the S3 row (moto server on 127.0.0.1)")
     parser.add_argument("--s3-trials", type=int, help="trials written to S3 (full 2000, quick 200)")
+    parser.add_argument("--s3-tasks", type=int, help="tracked tasks timed on S3 and on disk (full 200, quick 50)")
     parser.add_argument(
         "--s3-latency",
         type=float,

@@ -178,8 +178,15 @@ class TrialFiles(Protocol):
         writes whole files (parts) instead."""
         ...
 
+    @property
+    def remote(self) -> bool:
+        """Whether each write is a network round trip (object stores, SSH, ...): a sink then
+        writes what it can later rather than at once (at a tick, at the end)."""
+        ...
+
     def makedirs(self) -> None:
-        """Creates the folder (and its parents) if it does not exist."""
+        """Creates the folder (and its parents) if it does not exist; on object stores, which
+        have no folders, it does nothing."""
         ...
 
     def write(self, name: str, data: bytes) -> None:

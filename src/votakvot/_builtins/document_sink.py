@@ -23,7 +23,8 @@ _last_meta: list[tuple[dict[str, Any], bytes]] = []
 
 
 class YamlTrialSink:
-    """Keeps `votakvot.yaml` complete on disk: at start, after `inform`, and at the end.
+    """Keeps `votakvot.yaml` complete on disk: at start, after `inform`, and at the end (on a
+    remote store, the start's document is written by the first tick, off the trial's path).
 
     Runs first on `Started` and last on `Finished`, so the folder exists before other sinks
     write and the final document lands after they flushed. Every write is atomic. A write that
@@ -52,6 +53,12 @@ class YamlTrialSink:
         return {Started: self.started, Informed: self.informed, Finished: self.finished}
 
     def started(self, event: Started) -> None:
+        if self.files.remote:
+            # A round trip before the trial's code runs would be paid by every trial; the first
+            # tick (a flush interval on) writes the running document instead, in the background,
+            # and a trial that ends before that writes only its final one.
+            self.dirty = True
+            return
         self.write()
 
     def informed(self, event: Informed) -> None:

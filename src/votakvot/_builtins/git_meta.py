@@ -160,8 +160,7 @@ class _Repo:
                 self.repo.git.rev_parse("--verify", "--quiet", ref, env=_READ_ONLY)
             except Exception:
                 log.warning(
-                    "could not keep the tree %s of %s under %s (votakvot diff --code may not find it after "
-                    "git gc): %s",
+                    "could not keep the tree %s of %s under %s (votakvot diff --code may not find it after git gc): %s",
                     tree,
                     self.root,
                     ref,

@@ -9,6 +9,7 @@ and on the local disk no write below a trial folder follows a symbolic link (see
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import posixpath
 import shutil
@@ -21,8 +22,12 @@ from .._process import settings as process_settings
 from ..errors import MissingDependencyError, SettingsError
 from . import confined, layout
 
+log = logging.getLogger("votakvot.storage")
+
 # Object stores write a whole object on close, so a direct write is already atomic there.
 _ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory", "oss"})
+# Filesystems in this process or on this machine: every other one costs a round trip per request.
+_NEAR_PROTOCOLS = frozenset({"memory", "file", "local"})
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 # What fsspec's calls on many paths (`cat`, `rm`, ...) expand as globs.
 _FSSPEC_GLOB_CHARS = "*?["
@@ -49,6 +54,9 @@ class Store:
     """A filesystem with the handful of operations votakvot needs, on native path strings."""
 
     appendable: bool = False
+    # Whether each request is a network round trip (object stores, SSH, ...): writers then make
+    # fewer of them, and make them together (see `Folder.gathered`).
+    remote: bool = False
     sep = "/"
 
     def join(self, *parts: str) -> str:
@@ -226,6 +234,9 @@ class FsspecStore(Store):
         self.protocol = protocol or _protocol_of(fs)
         inner = fs.fs if self.protocol == "dir" else fs
         self._atomic_put = _protocol_of(inner) in _ATOMIC_PUT_PROTOCOLS
+        self.remote = _protocol_of(inner) not in _NEAR_PROTOCOLS
+        # An object store has no folders: making one would only cost a request (a bucket check).
+        self._folderless = self._atomic_put and self.remote
 
     def url(self, path: str) -> str:
         if self.protocol == "dir":
@@ -235,11 +246,19 @@ class FsspecStore(Store):
         return str(self.fs.unstrip_protocol(path))
 
     def makedirs(self, path: str) -> None:
-        self.fs.makedirs(path, exist_ok=True)
+        if not self._folderless:
+            self.fs.makedirs(path, exist_ok=True)
 
     def write_atomic(self, path: str, data: bytes) -> None:
         if self._atomic_put:
-            self.fs.pipe_file(path, data)
+            try:
+                self.fs.pipe_file(path, data)
+            except FileNotFoundError:
+                if not self._folderless:
+                    raise
+                # A bucket that does not exist yet: made as `makedirs` would make it, then written.
+                self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+                self.fs.pipe_file(path, data)
             return
         head, tail = path.rsplit("/", 1)
         tmp = f"{head}/{layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}"
@@ -293,9 +312,7 @@ class FsspecStore(Store):
             entries = self.fs.ls(path, detail=True)
         except (FileNotFoundError, NotADirectoryError):
             return {}
-        return {
-            e["name"].rstrip("/").rsplit("/", 1)[-1]: e.get("size") for e in entries if e.get("type") == "file"
-        }
+        return {e["name"].rstrip("/").rsplit("/", 1)[-1]: e.get("size") for e in entries if e.get("type") == "file"}
 
     def listdirs(self, paths: list[str]) -> dict[str, list[str]]:
         if len(paths) < 2:
@@ -347,26 +364,40 @@ class FsspecStore(Store):
         return True
 
 
+# What could not be written, as (file URL, cause).
+Failures = list[tuple[str, BaseException]]
+
+
 class Folder:
     """One folder of a store, addressed by names relative to it: what a sink sees of a trial
     folder (`votakvot.plugins.TrialFiles`)."""
 
-    __slots__ = ("path", "store")
+    __slots__ = ("_gathering", "path", "store")
 
     def __init__(self, store: Store, path: str) -> None:
         self.store = store
         self.path = path
+        self._gathering: _Gathering | None = None
 
     @property
     def appendable(self) -> bool:
         """Whether files can be appended to in place (local disk), rather than written whole."""
         return self.store.appendable
 
+    @property
+    def remote(self) -> bool:
+        """Whether each write is a network round trip (object stores, SSH, ...)."""
+        return self.store.remote
+
     def makedirs(self) -> None:
         with self._named(""):
             self.store.makedirs(self.path)
 
     def write(self, name: str, data: bytes) -> None:
+        gathering = self._gathering
+        if gathering is not None and gathering.thread == threading.get_ident():
+            gathering.hold(name, data)
+            return
         with self._named(name):
             self.store.write_below(self.path, name, data)
 
@@ -389,8 +420,76 @@ class Folder:
         return self.store.listdir(self.path)
 
     def remove(self, name: str) -> None:
+        gathering = self._gathering
+        if gathering is not None and gathering.thread == threading.get_ident():
+            gathering.hold(name, None)
+            return
         with contextlib.suppress(FileNotFoundError):
             self.store.remove(self.store.join(self.path, *name.split("/")))
+
+    @contextlib.contextmanager
+    def gathered(self) -> Iterator[Failures]:
+        """On a remote store, holds back this thread's `write`s and `remove`s in the folder until
+        the block ends, then makes them all at once, concurrently: the end of a trial costs one
+        round trip, not one per file. Yields the list that then receives the writes that failed,
+        as (file URL, cause). A removal that fails loses nothing tracked: it is only logged.
+        Elsewhere (the local disk, memory) each call is made at once and nothing is held back.
+        """
+        failures: Failures = []
+        if not self.store.remote or self._gathering is not None:
+            yield failures
+            return
+        gathering = self._gathering = _Gathering(threading.get_ident())
+        try:
+            yield failures
+        finally:
+            self._gathering = None
+            failures.extend(self._run_together(gathering))
+
+    def _run_together(self, gathering: _Gathering) -> Failures:
+        """Makes the held-back writes and removals concurrently; returns the writes that failed."""
+        failures: Failures = []
+
+        def write(name: str, data: bytes) -> None:
+            try:
+                self.write(name, data)
+            except Exception as e:
+                failures.append((getattr(e, "filename", None) or self._url(name), e))
+
+        def remove(name: str) -> None:
+            try:
+                self.remove(name)
+            except Exception as e:
+                log.warning("could not remove %s: %r", self._url(name), e)
+
+        jobs = [(remove, (name,)) if data is None else (write, (name, data)) for name, data in gathering.held.items()]
+        threads = [threading.Thread(target=job, args=args, daemon=True) for job, args in jobs[:-1]]
+        for thread in threads:
+            thread.start()
+        if jobs:
+            job, args = jobs[-1]
+            job(*args)  # the last one on this thread: a single write costs no thread
+        for thread in threads:
+            thread.join()
+        return failures
+
+    def _url(self, name: str) -> str:
+        return self.store.url(self.store.join(self.path, *name.split("/")))
+
+
+class _Gathering:
+    """The writes and removals a `Folder` holds back for the thread that gathers them."""
+
+    __slots__ = ("held", "thread")
+
+    def __init__(self, thread: int) -> None:
+        self.thread = thread
+        self.held: dict[str, bytes | None] = {}  # name -> its new content, None to remove it
+
+    def hold(self, name: str, data: bytes | None) -> None:
+        """Holds back a write (or with None, a removal): of several to one file, the last counts."""
+        self.held.pop(name, None)
+        self.held[name] = data
 
 
 def _protocol_of(fs: Any) -> str:
@@ -457,9 +556,7 @@ def open_url(url: str, storage_options: Mapping[str, Any] | None = None) -> tupl
     return FsspecStore(fs, protocols[0]), path.rstrip("/")
 
 
-def open_root(
-    config: process_settings.Settings, storage_options: Mapping[str, Any] | None = None
-) -> tuple[Store, str]:
+def open_root(config: process_settings.Settings, storage_options: Mapping[str, Any] | None = None) -> tuple[Store, str]:
     """Returns the store and native path of the root that `config` names (with other
     `storage_options` than config's, if given)."""
     if config.filesystem is not None:

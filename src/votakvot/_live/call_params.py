@@ -33,9 +33,7 @@ def excluded_names(fn: Callable[..., Any], exclude: str | Iterable[str]) -> froz
     try:
         names = tuple(names)
     except TypeError:
-        raise CallArgumentError(
-            f"track(exclude={exclude!r}) takes argument names, e.g. exclude=['trial']"
-        ) from None
+        raise CallArgumentError(f"track(exclude={exclude!r}) takes argument names, e.g. exclude=['trial']") from None
     wrong = [name for name in names if not isinstance(name, str)]
     if wrong:
         raise CallArgumentError(f"track(exclude=...) takes argument names (str), not {wrong[0]!r}")

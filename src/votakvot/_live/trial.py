@@ -215,12 +215,15 @@ class LiveTrial:
             self._open = False
         ticker.unregister((id(self), "flush"))
         ticker.unregister((id(self), "heartbeat"))
-        self.flush_metrics()
-        self.status = status
-        self.at["finished"] = _now()
-        self.at["duration"] = round(self._before + time.perf_counter() - self._started_at, 6)
         assert self._bus is not None
-        self._bus.publish(Finished, lambda: Finished(self, status), reverse=True)
+        # On a remote store the sinks' last files (metrics, traceback, document) go out together:
+        # one round trip on the way out, not one per file.
+        with self.files.gathered() as unwritten:
+            self.flush_metrics()
+            self.status = status
+            self.at["finished"] = _now()
+            self.at["duration"] = round(self._before + time.perf_counter() - self._started_at, 6)
+            self._bus.publish(Finished, lambda: Finished(self, status), reverse=True)
         shutdown.unregister(self)
         lost = self._claim is not None and self._claim.lost
         try:
@@ -230,7 +233,7 @@ class LiveTrial:
         if self._on_main_thread:
             with contextlib.suppress(ValueError):  # votakvot.testing.reset() ran while this trial lived
                 _main_thread_trials.remove(self)
-        failures = self._bus.unstored()
+        failures = self._bus.unstored() + unwritten
         if lost:  # another process took this id over (this one looked dead): the folder is shared
             failures.append(
                 (

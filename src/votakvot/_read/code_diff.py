@@ -79,9 +79,7 @@ def _git_meta(trial: Trial) -> dict[str, Any]:
 
 
 def _has_tree(git: str, folder: str, tree: str) -> bool:
-    done = subprocess.run(
-        [git, "-C", folder, "cat-file", "-e", f"{tree}^{{tree}}"], capture_output=True, check=False
-    )
+    done = subprocess.run([git, "-C", folder, "cat-file", "-e", f"{tree}^{{tree}}"], capture_output=True, check=False)
     return done.returncode == 0
 
 

@@ -258,8 +258,21 @@ def read(
         paths = [store.join(folder, layout.DOCUMENT) for folder in chunk]
         documents = store.read_many(paths, limit=layout.MAX_DOCUMENT_BYTES)
         for folder in chunk:
-            _parse(store, folder, stale[folder], documents, anchors, fresh, trials, shapes, safe, trusted, rows, full,
-                   skipped)
+            _parse(
+                store,
+                folder,
+                stale[folder],
+                documents,
+                anchors,
+                fresh,
+                trials,
+                shapes,
+                safe,
+                trusted,
+                rows,
+                full,
+                skipped,
+            )
         if progress is not None:
             progress(start + len(chunk), len(folders))
     return fresh, trials

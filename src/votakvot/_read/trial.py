@@ -338,5 +338,7 @@ def read_trial(store: Store, folder: str, tid: str, *, limit: int | None = None)
     trial = Trial(store, folder, tid, document=raw)
     trial.data  # noqa: B018 - parse now: a broken document raises TrialLoadError here
     return trial
+
+
 def _local_time(stamp: float) -> str:
     return datetime.datetime.fromtimestamp(stamp).astimezone().isoformat(" ", "seconds")
