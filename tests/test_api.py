@@ -100,9 +100,7 @@ def test_every_builtin_entry_point_imports(group, name, target):
 def test_importing_votakvot_skips_heavy_dependencies(tmp_path):
     """`import votakvot` imports none of pandas, fsspec, git, psutil or numpy."""
     out = _in_fresh_python(
-        "import json, sys\n"
-        "import votakvot\n"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n",
+        f"import json, sys\nimport votakvot\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n",
         tmp_path,
     )
     assert json.loads(out) == []
@@ -178,8 +176,16 @@ def test_star_import_scans_no_entry_points():
 
 def test_public_classes_show_their_public_name():
     """Public classes report `votakvot.X`, not the private module they are defined in."""
-    for cls in (votakvot.Trial, votakvot.LiveTrial, votakvot.AttrDict, votakvot.InertObject,
-                votakvot.MetricSeries, votakvot.resumable_fn, votakvot.ReportPart, votakvot.ReportRows):
+    for cls in (
+        votakvot.Trial,
+        votakvot.LiveTrial,
+        votakvot.AttrDict,
+        votakvot.InertObject,
+        votakvot.MetricSeries,
+        votakvot.resumable_fn,
+        votakvot.ReportPart,
+        votakvot.ReportRows,
+    ):
         assert cls.__module__ == "votakvot", cls
         assert getattr(votakvot, cls.__name__) is cls
 

@@ -34,7 +34,10 @@ def test_diff_lists_only_the_fields_that_differ(root):
     df = votakvot.diff(trials[a.tid], trials[b.tid])
     assert list(df.columns) == ["section", "field", "a", "b"]
     assert _pairs(df) - {("at", "duration")} == {
-        ("params", "lr"), ("params", "opt.beta"), ("result", "acc"), ("info", "note")
+        ("params", "lr"),
+        ("params", "opt.beta"),
+        ("result", "acc"),
+        ("info", "note"),
     }
     rows = {(s, f): (x, y) for s, f, x, y in df.itertuples(index=False)}
     assert rows[("params", "lr")] == (0.1, 0.01)

@@ -46,7 +46,7 @@ def _copy_trial(root: str, live: votakvot.LiveTrial, where: str) -> str:
     target = f"{base}/{tid}"
     fs.makedirs(target, exist_ok=True)
     for path in fs.find(source):
-        fs.pipe_file(f"{target}/{path[len(source) + 1:]}", fs.cat_file(path))
+        fs.pipe_file(f"{target}/{path[len(source) + 1 :]}", fs.cat_file(path))
     return tid
 
 
@@ -108,10 +108,7 @@ def pandas_concat_seed(root: str) -> pd.DataFrame:
     import pandas
 
     # load results for 3 days
-    df = pandas.concat(
-        votakvot.load_report(f"{root}/**/{day}/**")
-        for day in ["21-05-20", "21-05-21", "21-05-22"]
-    )
+    df = pandas.concat(votakvot.load_report(f"{root}/**/{day}/**") for day in ["21-05-20", "21-05-21", "21-05-22"])
     return df
 
 
@@ -122,9 +119,7 @@ def test_glob_does_not_match_part_of_a_segment(root, dated):
 
 def test_star_matches_within_one_segment(root, dated):
     """`*` matches one segment only: `{root}/*/function_name` finds my_module but not deeper names."""
-    assert _tids(f"{root}/*/function_name") == {
-        v for v in dated.values() if v.startswith("my_module/function_name/")
-    }
+    assert _tids(f"{root}/*/function_name") == {v for v in dated.values() if v.startswith("my_module/function_name/")}
     assert _tids(f"{root}/*/21-05-20") == set()
     assert _tids(f"{root}/*/*/21-05-20") == {dated["d20_15a"], dated["d20_15b"], dated["d20_16"]}
 

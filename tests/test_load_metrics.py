@@ -140,7 +140,7 @@ def test_rows_keep_their_trial_whatever_shape_their_file_has(local_root):
     newline are read in one load, each row with its own trial, in trial order."""
     contents = [
         b"step,time,loss\r\n0,1.0,0.5\r\n1,2.0,0.25\r\n",
-        b"step,time,note\r\n0,1.0,\"two\nlines\"\r\n",
+        b'step,time,note\r\n0,1.0,"two\nlines"\r\n',
         b"step,time,loss\n0,1.0,0.125\n\n1,2.0,0.0625\n",
         b"step,time,loss\r\n0,1.0,7\r1,2.0,8\r\n",
         b"step,time,score\n0,1.0,7\r1,2.0,8\n",  # a row more than lines ...

@@ -315,7 +315,7 @@ def test_tracked_call_loads_params_and_result(root):
     """A @track call loads back with its bound params, its result and its attachment."""
     votakvot.init(path=root)
     assert metered_experiment(2) == {"final": 0.5}
-    (tid, trial), = votakvot.load_trials(root).items()
+    ((tid, trial),) = votakvot.load_trials(root).items()
     assert tid.startswith(f"{metered_experiment.__module__}/metered_experiment/")
     assert trial.params == {"steps": 2, "scale": 1.0}
     assert trial.result == {"final": 0.5}
@@ -393,7 +393,11 @@ def test_seed_load_trials_example_in_a_git_repo(tmp_path, capsys):
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-            cwd=tmp_path, check=True, capture_output=True, text=True, env={**env, "PATH": "/usr/bin:/bin"},
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**env, "PATH": "/usr/bin:/bin"},
         ).stdout.strip()
 
     git("init", "-q")

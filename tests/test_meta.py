@@ -321,14 +321,10 @@ def test_seed_example_runs_as_written(repo):
     """The seed README's metadata snippet runs verbatim: its final table has no git providers."""
     # the seed README's code, verbatim (spelling included)
     my_proivders = dict(votakvot.meta.providers)
-    my_proivders['k8s.version'] = lambda: subprocess.getoutput("kubectl version")
-    my_proivders['k8s.cluster_info'] = lambda: subprocess.getoutput("kubectl cluster-info")
-    my_proivders['python.pip_freeze'] = lambda: subprocess.getoutput("pip freeze")
-    my_proivders = {
-        k: v
-        for k, v in votakvot.metadata_providers.items()
-        if not k.startswith("git.")
-    }
+    my_proivders["k8s.version"] = lambda: subprocess.getoutput("kubectl version")
+    my_proivders["k8s.cluster_info"] = lambda: subprocess.getoutput("kubectl cluster-info")
+    my_proivders["python.pip_freeze"] = lambda: subprocess.getoutput("pip freeze")
+    my_proivders = {k: v for k, v in votakvot.metadata_providers.items() if not k.startswith("git.")}
     votakvot.init(
         meta_providers=my_proivders,  # use custom set of meta providers
     )

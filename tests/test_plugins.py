@@ -259,9 +259,11 @@ def test_a_failing_sink_handler_is_dropped_for_the_rest_of_the_trial(dist, local
     module = dist.module(FLAKY_SINK_SOURCE)
     dist.install("acme-flaky", {"votakvot.sinks": {"flaky": f"{module}:FlakySink"}})
     votakvot.init(path=local_root, storage_errors="warn", **FAST)
-    with caplog.at_level(logging.WARNING, logger="votakvot.trial"), pytest.warns(
-        votakvot.errors.StorageWarning, match="fails on purpose"
-    ), votakvot.trial("exp") as t:
+    with (
+        caplog.at_level(logging.WARNING, logger="votakvot.trial"),
+        pytest.warns(votakvot.errors.StorageWarning, match="fails on purpose"),
+        votakvot.trial("exp") as t,
+    ):
         for i in range(3):
             t.inform(i=i)
     assert sys.modules[module].CALLS == ["informed", "finished"]
@@ -383,6 +385,8 @@ def test_a_broken_or_unwritable_entry_point_cache_is_scanned_past(dist, local_ro
         votakvot.testing.reset()
     votakvot.init(path=local_root, **FAST)
     assert _meta_of_a_trial(local_root)["acme"]["site"] == "lab-3"
+
+
 MIRROR_SINK_SOURCE = """
 from votakvot.events import Finished, Informed, Started
 
@@ -418,9 +422,13 @@ def test_a_failing_mirror_sink_warns_and_never_fails_the_trial(dist, local_root,
     module = dist.module(MIRROR_SINK_SOURCE)
     dist.install("acme-mirror", {"votakvot.sinks": {"mirror": f"{module}:UnreachableTrackerSink"}})
     votakvot.init(path=local_root, storage_errors=storage_errors, **FAST)
-    with caplog.at_level(logging.WARNING, logger="votakvot.trial"), pytest.warns(
-        votakvot.errors.MirrorWarning, match=r"UnreachableTrackerSink: ConnectionRefusedError\('the tracker is down"
-    ) as caught, votakvot.trial("grid/small", lr=0.1) as t:
+    with (
+        caplog.at_level(logging.WARNING, logger="votakvot.trial"),
+        pytest.warns(
+            votakvot.errors.MirrorWarning, match=r"UnreachableTrackerSink: ConnectionRefusedError\('the tracker is down"
+        ) as caught,
+        votakvot.trial("grid/small", lr=0.1) as t,
+    ):
         t.inform(i=1)
         t.inform(i=2)
         t.result = 42

@@ -143,7 +143,8 @@ def test_a_running_trial_is_refused_unless_forced(root):
         assert isinstance(caught.value, RuntimeError)
         assert before <= _files_below(root)  # nothing was removed
         assert {t.tid for t in votakvot.remove(f"{root}/train", status="done")} == {
-            made["done1"].tid, made["done2"].tid
+            made["done1"].tid,
+            made["done2"].tid,
         }
     fs, path = _fs(root)
     now = datetime.datetime.now().astimezone()

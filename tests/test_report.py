@@ -404,7 +404,10 @@ def test_params_named_like_the_report_columns_keep_a_prefix(root):
     assert row["error"] is None
     assert isinstance(row["created"], pd.Timestamp)
     assert (row["params.created"], row["params.finished"], row["params.duration"], row["params.error"]) == (
-        "c", "f", 3, "e"
+        "c",
+        "f",
+        3,
+        "e",
     )
 
 

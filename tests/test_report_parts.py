@@ -202,9 +202,11 @@ def test_no_trials_give_the_empty_frame_of_load_report(local_root):
     assert votakvot.report_parts(local_root) == []
     empty = votakvot.ReportRows.concat([])
     assert len(empty) == 0
-    assert empty.frame().columns.tolist() == votakvot.load_report(local_root).columns.tolist() == [
-        "tid", "trial", "status"
-    ]
+    assert (
+        empty.frame().columns.tolist()
+        == votakvot.load_report(local_root).columns.tolist()
+        == ["tid", "trial", "status"]
+    )
 
 
 @pytest.mark.parametrize("size", [0, -1, 1.5, True, "10"])
@@ -253,4 +255,3 @@ def test_parts_are_read_in_other_processes_and_sent_back(local_root):
     rows = votakvot.ReportRows.concat(read)
     _same(rows.frame(), votakvot.load_report(local_root, index=False))
     assert rows.frame().loc[4, "trial"].result == 4
-

@@ -52,6 +52,7 @@ def s3_endpoint():
             else:
                 os.environ[key] = value
 
+
 @pytest.fixture
 def s3_root(s3_endpoint):
     """A fresh prefix in the test bucket; no s3fs instance (or its listing cache) outlives the test."""

@@ -231,3 +231,73 @@ def test_memory_and_local_stores_still_write_the_running_document_at_once(tmp_pa
         with votakvot.trial("near") as t:
             fs, folder = fsspec.core.url_to_fs(t.path)
             assert b"status: running" in fs.cat_file(f"{folder}/votakvot.yaml")
+
+
+WRITER = """
+import votakvot
+votakvot.init(path={root!r}, share_index={share!r}, storage_options={{"client_kwargs": {{"endpoint_url": {url!r}}}}})
+
+@votakvot.track()
+def train(lr):
+    votakvot.meter(loss=lr)
+    return {{"acc": 1 - lr}}
+
+for i in range(5):
+    train(i / 10)
+with votakvot.trial("failing", x=1):
+    raise SystemExit(0)
+"""
+
+
+def _write_in_a_process(tmp_path, endpoint: str, root: str, share: object = True) -> None:
+    code = WRITER.format(root=root, url=endpoint, share=share)
+    child = run_python(code, cwd=tmp_path, env=CREDENTIALS)
+    assert child.wait(60) == 0
+
+
+def _pieces(endpoint: str, root: str) -> list[str]:
+    reader = _reader(endpoint)
+    folder = f"{root}/.votakvot/index"
+    return reader.ls(folder, detail=False) if reader.exists(folder) else []
+
+
+def _parsed_by_a_new_machine(monkeypatch, tmp_path, endpoint: str, root: str):
+    """The report a reader with an empty local cache loads, and how many documents it parsed."""
+    monkeypatch.setenv("VOTAKVOT_CACHE_DIR", str(tmp_path / f"cache-{uuid.uuid4().hex}"))
+    s3fs.S3FileSystem.clear_instance_cache()
+    totals: list[int] = []
+    options = {"client_kwargs": {"endpoint_url": endpoint}}
+    report = votakvot.load_report(root, storage_options=options, progress=lambda done, total: totals.append(total))
+    return report, (totals[-1] if totals else 0)
+
+
+def test_the_writing_process_leaves_its_trials_in_the_shared_index(endpoint, root, tmp_path, monkeypatch):
+    """A process that finished trials on S3 leaves their rows as a piece of the shared index (at
+    exit at the latest): the first load on a new machine fetches no document, and its report is
+    the one parsing every document gives."""
+    _write_in_a_process(tmp_path, endpoint, root)
+    assert len(_pieces(endpoint, root)) == 1
+    report, parsed = _parsed_by_a_new_machine(monkeypatch, tmp_path, endpoint, root)
+    assert parsed == 0
+    assert sorted(report["status"]) == ["done"] * 5 + ["interrupted"]
+    parsed_all = votakvot.load_report(root, storage_options={"client_kwargs": {"endpoint_url": endpoint}}, index=False)
+    assert report.drop(columns="trial").equals(parsed_all.drop(columns="trial"))
+
+
+def test_a_document_changed_since_the_writer_left_its_row_is_parsed(endpoint, root, tmp_path, monkeypatch):
+    """A row in a piece counts only while the document's entity tag is the one its writer got:
+    a document rewritten since (here by hand) is parsed again."""
+    _write_in_a_process(tmp_path, endpoint, root)
+    store = _reader(endpoint)
+    (changed,) = [p for p in store.find(root) if "/failing/" in p and p.endswith("/votakvot.yaml")]
+    store.pipe_file(changed, store.cat_file(changed).replace(b"x: 1", b"x: 2"))
+    report, parsed = _parsed_by_a_new_machine(monkeypatch, tmp_path, endpoint, root)
+    assert parsed == 1
+    assert report.loc[report["status"] == "interrupted", "x"].tolist() == [2]
+
+
+@pytest.mark.parametrize("share", [False, "read"])
+def test_a_writer_that_does_not_share_the_index_leaves_no_piece(endpoint, root, tmp_path, share):
+    """init(share_index=False) or "read": the writing process leaves nothing in `.votakvot/`."""
+    _write_in_a_process(tmp_path, endpoint, root, share=share)
+    assert _pieces(endpoint, root) == []

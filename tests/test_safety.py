@@ -536,7 +536,6 @@ with votakvot.trial("short", x=1) as t:
     assert trial.result == 5
 
 
-
 def test_huge_document_is_skipped_without_reading_it(local_root, monkeypatch):
     """A local votakvot.yaml larger than the document limit is skipped with a warning naming it."""
     from votakvot._files import layout

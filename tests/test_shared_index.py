@@ -415,10 +415,13 @@ def _read_only_load(root: str, cache: Path, tmp_path: Path) -> subprocess.Comple
                 os.chmod(folder, 0o755)
     if shutil.which("unshare") is None:
         pytest.skip("running as root without unshare(1): no way to make a read-only store here")
-    script = f"mount --bind {root} {root} && mount -o remount,ro,bind {root} && exec {sys.executable} -c \"$0\""
+    script = f'mount --bind {root} {root} && mount -o remount,ro,bind {root} && exec {sys.executable} -c "$0"'
     result = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, code],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if "mount:" in result.stderr or "unshare:" in result.stderr:
         pytest.skip(f"cannot make a read-only mount here: {result.stderr.strip()[:200]}")
@@ -457,16 +460,14 @@ def test_concurrent_readers_and_writers_never_conflict(local_root, tmp_path):
         "        t.result = i\n"
     )
     reader = CHILD_PRELUDE + (
-        "import sys\n"
-        f"votakvot.init(path={local_root!r})\n"
-        "for _ in range(15):\n"
-        "    votakvot.load_report()\n"
+        f"import sys\nvotakvot.init(path={local_root!r})\nfor _ in range(15):\n    votakvot.load_report()\n"
     )
 
     def start(code: str, name: str, cache: str) -> subprocess.Popen:
         env = {"VOTAKVOT_CACHE_DIR": str(tmp_path / cache)}
-        return subprocess.Popen([sys.executable, "-c", code, name], cwd=tmp_path, env={**os.environ, **env,
-                                "PYTHONPATH": SRC})
+        return subprocess.Popen(
+            [sys.executable, "-c", code, name], cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": SRC}
+        )
 
     procs = [start(writer, f"w{i}", "w") for i in range(2)] + [start(reader, "r", f"r{i}") for i in range(4)]
     assert all(p.wait(timeout=300) == 0 for p in procs)

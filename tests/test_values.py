@@ -263,9 +263,7 @@ PLAIN_VALUES = st.recursive(
 
 
 # The autouse fixture resets votakvot once around the whole property, which is all it needs.
-@settings(
-    max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(params=st.dictionaries(st.text(min_size=1), PLAIN_VALUES, max_size=4), result=PLAIN_VALUES)
 def test_nested_plain_values_round_trip(local_root, params, result):
     """Any nesting of dicts and lists of ints, floats, text, bools and None loads back equal and typed."""

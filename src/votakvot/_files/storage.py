@@ -15,7 +15,7 @@ import posixpath
 import shutil
 import stat
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 from .._process import settings as process_settings
@@ -69,16 +69,18 @@ class Store:
     def makedirs(self, path: str) -> None:
         raise NotImplementedError
 
-    def write_atomic(self, path: str, data: bytes) -> None:
+    def write_atomic(self, path: str, data: bytes) -> str | None:
+        """Writes the file atomically; returns its entity tag where the store gives one (the
+        `ETag` an S3 listing shows for it), else None."""
         raise NotImplementedError
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         raise NotImplementedError
 
-    def write_below(self, folder: str, name: str, data: bytes) -> None:
-        """Writes `name` ('/'-separated, relative) in `folder` atomically; the local disk refuses
-        a symbolic link below `folder` (object stores have none)."""
-        self.write_atomic(self.join(folder, *name.split("/")), data)
+    def write_below(self, folder: str, name: str, data: bytes) -> str | None:
+        """Writes `name` ('/'-separated, relative) in `folder` atomically, as `write_atomic`; the
+        local disk refuses a symbolic link below `folder` (object stores have none)."""
+        return self.write_atomic(self.join(folder, *name.split("/")), data)
 
     def open_below(self, folder: str, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         """Opens `name` ('/'-separated, relative) in `folder`; for writing, the local disk
@@ -249,17 +251,18 @@ class FsspecStore(Store):
         if not self._folderless:
             self.fs.makedirs(path, exist_ok=True)
 
-    def write_atomic(self, path: str, data: bytes) -> None:
+    def write_atomic(self, path: str, data: bytes) -> str | None:
         if self._atomic_put:
             try:
-                self.fs.pipe_file(path, data)
+                answer = self.fs.pipe_file(path, data)
             except FileNotFoundError:
                 if not self._folderless:
                     raise
                 # A bucket that does not exist yet: made as `makedirs` would make it, then written.
                 self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-                self.fs.pipe_file(path, data)
-            return
+                answer = self.fs.pipe_file(path, data)
+            etag = answer.get("ETag") if isinstance(answer, dict) else None  # s3fs: the PutObject answer
+            return etag if isinstance(etag, str) else None
         head, tail = path.rsplit("/", 1)
         tmp = f"{head}/{layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}"
         try:
@@ -269,6 +272,7 @@ class FsspecStore(Store):
             with contextlib.suppress(Exception):
                 self.fs.rm_file(tmp)
             raise
+        return None
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         if any(c in mode for c in "wax") and not self._atomic_put:
@@ -372,12 +376,14 @@ class Folder:
     """One folder of a store, addressed by names relative to it: what a sink sees of a trial
     folder (`votakvot.plugins.TrialFiles`)."""
 
-    __slots__ = ("_gathering", "path", "store")
+    __slots__ = ("_gathering", "on_written", "path", "store")
 
     def __init__(self, store: Store, path: str) -> None:
         self.store = store
         self.path = path
         self._gathering: _Gathering | None = None
+        # Told of each file written, with its content and entity tag (None where the store gives none).
+        self.on_written: Callable[[str, bytes, str | None], None] | None = None
 
     @property
     def appendable(self) -> bool:
@@ -399,7 +405,9 @@ class Folder:
             gathering.hold(name, data)
             return
         with self._named(name):
-            self.store.write_below(self.path, name, data)
+            etag = self.store.write_below(self.path, name, data)
+        if self.on_written is not None:
+            self.on_written(name, data, etag)
 
     def open(self, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         with self._named(name):

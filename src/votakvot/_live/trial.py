@@ -133,6 +133,10 @@ class LiveTrial:
         self._on_main_thread = False
         self._started_at = 0.0
         self._before = 0.0  # seconds from the first start to this session's (resumed trials)
+        # The last document written after the trial closed, with its entity tag (remote stores).
+        self._final_document: tuple[bytes, str] | None = None
+        if store.remote:
+            self.files.on_written = self._written
 
     def __repr__(self) -> str:
         return f"<LiveTrial {self.tid!r} {self.status}>"
@@ -225,6 +229,8 @@ class LiveTrial:
             self.at["duration"] = round(self._before + time.perf_counter() - self._started_at, 6)
             self._bus.publish(Finished, lambda: Finished(self, status), reverse=True)
         shutdown.unregister(self)
+        if self._final_document is not None and not unwritten:
+            self._leave_in_shared_index(*self._final_document)
         lost = self._claim is not None and self._claim.lost
         try:
             self._release_claim()
@@ -249,6 +255,20 @@ class LiveTrial:
         unmirrored = self._bus.unmirrored()
         if unmirrored:
             self._unmirrored = MirrorWarning.of(self.tid, self.path, unmirrored)
+
+    def _written(self, name: str, data: bytes, etag: str | None) -> None:
+        if name == layout.DOCUMENT and etag is not None and not self._open:
+            self._final_document = (data, etag)
+
+    def _leave_in_shared_index(self, data: bytes, etag: str) -> None:
+        """Hands the final document to the writer of shared index pieces (remote stores), so a
+        reader's first load need not fetch it."""
+        from .._read import shared_index
+
+        if shared_index.mode(self.settings) is True:
+            from . import index_writer
+
+            index_writer.remember(self.store, self.root, self.folder, data, etag)
 
     @property
     def parent(self) -> str | None:

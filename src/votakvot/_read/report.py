@@ -319,6 +319,19 @@ def _parse(
     trials.append(trial)
 
 
+def rows_of_documents(store: Store, home: str, documents: list[tuple[str, bytes, Any]]) -> report_index.Table:
+    """The report rows (with every field, as `full=True` reads them) of trial documents as
+    written: (folder, content, signature) each; a document that does not parse gives no row."""
+    rows = report_index.Table()
+    contents: dict[str, bytes | Exception] = {
+        store.join(folder, layout.DOCUMENT): data for folder, data, _ in documents
+    }
+    shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for folder, _, signature in documents:
+        _parse(store, folder, (signature, None), contents, [home], rows, [], shapes, True, False, True, True, [])
+    return rows
+
+
 def _still_valid(
     known: report_index.Table, found: discovery.Found, full: bool
 ) -> tuple[report_index.Table, dict[str, tuple[Any, Any]], bool]:
