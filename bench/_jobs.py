@@ -17,6 +17,7 @@ from _settings import S3_BUCKET
 from _votakvot_jobs import (
     work_s3,
     work_s3_build,
+    work_s3_cold,
     work_s3_first,
     work_s3_task,
     work_w1,
@@ -54,6 +55,7 @@ WORKERS = {
     "s3.build": work_s3_build,
     "s3.vk": work_s3,
     "s3.first": work_s3_first,
+    "s3.cold": work_s3_cold,
     "s3.seq": work_s3_sequential,
     "s3.task": lambda c: work_s3_task(c, "s3", False),
     "s3.task.local": lambda c: work_s3_task(c, "local", False),
@@ -170,6 +172,7 @@ def _all_jobs(args: argparse.Namespace, stores: Stores) -> list[Job]:
         Job("import.pandas", "import", module="pandas"),
         Job("import.yaml", "import", module="yaml"),
         Job("s3.first", "s3", args.s3_trials, stores.s3),
+        Job("s3.cold", "s3", args.s3_trials, stores.s3),
         Job("s3.vk", "s3", args.s3_trials, stores.s3),
         Job("s3.seq", "s3", args.s3_trials, stores.s3),
         Job("s3.task", "s3", args.s3_tasks),

@@ -25,6 +25,7 @@ from moto.moto_server import threaded_moto_server
 from moto.server import ThreadedMotoServer
 
 delay = float(sys.argv[2]) / 1000.0
+sys.setswitchinterval(0.0005)
 if delay > 0:
     class DelayedApp(threaded_moto_server.DomainDispatcherApplication):
         def __call__(self, environ, start_response):

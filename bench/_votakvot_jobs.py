@@ -12,7 +12,7 @@ import csv
 import os
 from time import perf_counter as perf
 
-from _settings import FLOOR_TRIES, S3_BUCKET, W5_STEPS
+from _settings import FLOOR_TRIES, S3_BUCKET, S3_WRITER_PIECES, W5_STEPS
 from _worker import (
     WorkerContext,
     find_docs,
@@ -405,6 +405,8 @@ def work_s3_build(ctx: WorkerContext) -> None:
     fs.invalidate_cache()
     got = len([p for p in fs.find(ctx.args.store.split("://", 1)[1]) if p.endswith("/votakvot.yaml")])
     ctx.add_row("build", dt, "s", verified=got == n, why="" if got == n else f"{got} trials", n=n)
+    for path in fs.find(f"{ctx.args.store.split('://', 1)[1]}/.votakvot/index"):  # kept for s3.cold
+        fs.copy(path, f"{S3_WRITER_PIECES}/{path.rsplit('/', 1)[-1]}")
 
 
 def work_s3(ctx: WorkerContext) -> None:
@@ -425,6 +427,32 @@ def work_s3(ctx: WorkerContext) -> None:
     warm, df = ctx.timed(lambda: votakvot.load_report(ctx.args.store))
     why = check_report(df, n)
     ctx.add_row("warm", warm, "s", verified=not why, why="; ".join(why), n=n)
+
+
+def work_s3_cold(ctx: WorkerContext) -> None:
+    """S3, the first load of a reader with an empty local cache right after the trials were
+    written: the store holds the pieces of the shared index that the writing process left, and
+    nothing else (pieces readers left are removed before the clock)."""
+    import pandas  # noqa: F401
+
+    import votakvot
+
+    n = ctx.args.n
+    os.chdir(ctx.args.scratch)
+    os.environ["VOTAKVOT_CACHE_DIR"] = os.path.join(ctx.args.scratch, "votakvot-cache")
+    fs = warm_s3_client()
+    pieces = f"{ctx.args.store.split('://', 1)[1]}/.votakvot"
+    if fs.exists(pieces):
+        fs.rm(pieces, recursive=True)
+    for path in fs.find(S3_WRITER_PIECES):
+        fs.copy(path, f"{pieces}/index/{path.rsplit('/', 1)[-1]}")
+    fs.invalidate_cache()
+    parsed = []
+    dt, df = ctx.timed(lambda: votakvot.load_report(ctx.args.store, progress=lambda d, t: parsed.append(t)))
+    why = check_report(df, n)
+    if parsed and parsed[-1]:
+        why.append(f"{parsed[-1]} documents fetched and parsed, expected none")
+    ctx.add_row("value", dt, "s", verified=not why, why="; ".join(why), n=n)
 
 
 def work_s3_first(ctx: WorkerContext) -> None:
@@ -449,8 +477,12 @@ def work_s3_first(ctx: WorkerContext) -> None:
 
 def work_s3_task(ctx: WorkerContext, where: str, metered: bool) -> None:
     """A tracked task (5 params and a result, as in W3; `metered`: also W3's 10 metric points)
-    called n times in a row, on S3 or on the local disk, in ms per task; on S3 also the requests
-    each task makes (counted on the client), and how many of them before the task's body runs."""
+    called n times in a row, on S3 or on the local disk: the median ms per task. On S3 also the
+    requests each task makes (counted on the client), how many of them before the task's body
+    runs, and the median of one round trip (a 1 KB PUT made after each task, so both see the
+    server in the same state)."""
+    import statistics
+
     import aiobotocore.client
 
     import votakvot
@@ -489,31 +521,30 @@ def work_s3_task(ctx: WorkerContext, where: str, metered: bool) -> None:
     calls.clear()
     at_body.clear()
 
+    times: list[float] = []
+    round_trips: list[float] = []
+    data = b"x" * 1024
+
     def run():
         for i in range(n):
             before = len(calls)
+            t0 = perf()
             fn(**params_for(i))
+            times.append(perf() - t0)
             at_body[-1] -= before
+            if where == "s3":  # one round trip, measured right after each task, uncounted
+                made = len(calls)
+                t0 = perf()
+                s3.pipe_file(f"{S3_BUCKET}/round-trips-{os.getpid()}/{i}", data)
+                round_trips.append(perf() - t0)
+                del calls[made:]
 
-    dt, _ = ctx.timed(run)
+    ctx.timed(run)
     extra = {}
     if where == "s3":
         extra = dict(requests=len(calls) / n, at_start=sum(at_body) / n, operations=sorted(set(calls)))
-        extra["rtt_ms"] = _round_trip_ms(s3, f"{S3_BUCKET}/tasks-{os.getpid()}-rtt")
-    ctx.add_row("value", dt / n * 1000, "ms", n=n, **extra)
-
-
-def _round_trip_ms(fs, prefix: str, tries: int = 21) -> float:
-    """The median ms of one small PUT (1 KB) to S3: what "one round trip" costs on this server."""
-    import statistics
-
-    data = b"x" * 1024
-    times = []
-    for i in range(tries):
-        t0 = perf()
-        fs.pipe_file(f"{prefix}/{i}", data)
-        times.append((perf() - t0) * 1000)
-    return statistics.median(times)
+        extra["rtt_ms"] = statistics.median(round_trips) * 1000
+    ctx.add_row("value", statistics.median(times) * 1000, "ms", n=n, mean=sum(times) / n * 1000, **extra)
 
 
 # ======================================================================================

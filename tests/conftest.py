@@ -160,6 +160,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# What the moto S3 server accepts as credentials.
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]):
+    """Sets these environment variables for the block, then puts back what was there."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @contextlib.contextmanager
 def moto_s3_server():
     """Runs a moto S3 server on a free local port for the block; yields its endpoint URL."""

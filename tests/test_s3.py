@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -15,7 +14,7 @@ import pytest
 
 import votakvot
 import votakvot.metrics
-from conftest import child_pids, moto_s3_server, run_python, wait_for_children
+from conftest import S3_CREDENTIALS, child_pids, environment, moto_s3_server, run_python, wait_for_children
 from votakvot.errors import MissingPathWarning, TrialFailedError, TrialLoadError
 
 s3fs = pytest.importorskip("s3fs")
@@ -23,17 +22,15 @@ pytestmark = pytest.mark.slow
 
 BUCKET = "votakvot-tests"
 STANDARD = ["tid", "trial", "status"]
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+CREDENTIALS = S3_CREDENTIALS
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """A moto S3 server on a free local port, with fsspec's s3 config pointing at it."""
-    saved_env = {k: os.environ.get(k) for k in CREDENTIALS}
     saved_conf = fsspec.config.conf.get("s3")
-    os.environ.update(CREDENTIALS)
     try:
-        with moto_s3_server() as url:
+        with environment(CREDENTIALS), moto_s3_server() as url:
             fsspec.config.conf["s3"] = {"client_kwargs": {"endpoint_url": url}, "key": "testing", "secret": "testing"}
             s3fs.S3FileSystem.clear_instance_cache()
             fsspec.filesystem("s3").mkdir(BUCKET)
@@ -46,11 +43,6 @@ def s3_endpoint():
             fsspec.config.conf.pop("s3", None)
         else:
             fsspec.config.conf["s3"] = saved_conf
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture

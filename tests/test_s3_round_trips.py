@@ -5,7 +5,6 @@ round trip, the running document written by the first tick in the background."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import threading
@@ -15,14 +14,14 @@ import fsspec
 import pytest
 
 import votakvot
-from conftest import moto_s3_server, run_python, wait_until
+from conftest import S3_CREDENTIALS, environment, moto_s3_server, run_python, wait_until
 from votakvot.errors import MissingPathWarning
 
 s3fs = pytest.importorskip("s3fs")
 pytestmark = pytest.mark.slow
 
 BUCKET = "votakvot-round-trips"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+CREDENTIALS = S3_CREDENTIALS
 # How long each request is held before it is sent: long enough that two requests sent one after
 # the other never overlap, so overlapping ones were sent together.
 HOLD_S = 0.3
@@ -30,18 +29,9 @@ HOLD_S = 0.3
 
 @pytest.fixture(scope="module")
 def endpoint():
-    saved = {k: os.environ.get(k) for k in CREDENTIALS}
-    os.environ.update(CREDENTIALS)
-    try:
-        with moto_s3_server() as url:
-            s3fs.S3FileSystem(client_kwargs={"endpoint_url": url}, skip_instance_cache=True).mkdir(BUCKET)
-            yield url
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with environment(CREDENTIALS), moto_s3_server() as url:
+        s3fs.S3FileSystem(client_kwargs={"endpoint_url": url}, skip_instance_cache=True).mkdir(BUCKET)
+        yield url
 
 
 @pytest.fixture

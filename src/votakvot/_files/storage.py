@@ -8,6 +8,7 @@ and on the local disk no write below a trial folder follows a symbolic link (see
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -76,6 +77,26 @@ class Store:
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         raise NotImplementedError
+
+    def write_many(self, folder: str, files: dict[str, bytes]) -> dict[str, str | Exception | None]:
+        """Writes several files of `folder` at once (as `write_below`, concurrently); returns each
+        one's entity tag, or the exception that kept it from being written."""
+        out: dict[str, str | Exception | None] = {}
+
+        def write(name: str, data: bytes) -> None:
+            try:
+                out[name] = self.write_below(folder, name, data)
+            except Exception as e:
+                out[name] = e
+
+        threads = [threading.Thread(target=write, args=item, daemon=True) for item in list(files.items())[1:]]
+        for thread in threads:
+            thread.start()
+        for name, data in list(files.items())[:1]:  # the first on this thread: a single write costs no thread
+            write(name, data)
+        for thread in threads:
+            thread.join()
+        return out
 
     def write_below(self, folder: str, name: str, data: bytes) -> str | None:
         """Writes `name` ('/'-separated, relative) in `folder` atomically, as `write_atomic`; the
@@ -274,6 +295,28 @@ class FsspecStore(Store):
             raise
         return None
 
+    def write_many(self, folder: str, files: dict[str, bytes]) -> dict[str, str | Exception | None]:
+        if not (self._atomic_put and getattr(self.fs, "async_impl", False) and len(files) > 1):
+            return super().write_many(folder, files)
+        # An async filesystem (s3fs, gcsfs, ...): all the PUTs on its own event loop, no thread each.
+        paths = {name: self.join(folder, *name.split("/")) for name in files}
+        answers = _fsspec().asyn.sync(
+            self.fs.loop, _gather, [self.fs._pipe_file(paths[n], d) for n, d in files.items()]
+        )
+        out: dict[str, str | Exception | None] = {}
+        for (name, data), answer in zip(files.items(), answers, strict=True):
+            if isinstance(answer, FileNotFoundError) and self._folderless:  # a bucket not made yet
+                try:
+                    out[name] = self.write_atomic(paths[name], data)
+                except Exception as e:
+                    out[name] = e
+            elif isinstance(answer, Exception):
+                out[name] = answer
+            else:
+                etag = answer.get("ETag") if isinstance(answer, dict) else None
+                out[name] = etag if isinstance(etag, str) else None
+        return out
+
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         if any(c in mode for c in "wax") and not self._atomic_put:
             self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
@@ -456,13 +499,6 @@ class Folder:
 
     def _run_together(self, gathering: _Gathering) -> Failures:
         """Makes the held-back writes and removals concurrently; returns the writes that failed."""
-        failures: Failures = []
-
-        def write(name: str, data: bytes) -> None:
-            try:
-                self.write(name, data)
-            except Exception as e:
-                failures.append((getattr(e, "filename", None) or self._url(name), e))
 
         def remove(name: str) -> None:
             try:
@@ -470,15 +506,23 @@ class Folder:
             except Exception as e:
                 log.warning("could not remove %s: %r", self._url(name), e)
 
-        jobs = [(remove, (name,)) if data is None else (write, (name, data)) for name, data in gathering.held.items()]
-        threads = [threading.Thread(target=job, args=args, daemon=True) for job, args in jobs[:-1]]
-        for thread in threads:
+        removals = [
+            threading.Thread(target=remove, args=(n,), daemon=True) for n, d in gathering.held.items() if d is None
+        ]
+        for thread in removals:
             thread.start()
-        if jobs:
-            job, args = jobs[-1]
-            job(*args)  # the last one on this thread: a single write costs no thread
-        for thread in threads:
+        writes = {name: data for name, data in gathering.held.items() if data is not None}
+        written = self.store.write_many(self.path, writes) if writes else {}
+        for thread in removals:
             thread.join()
+        failures: Failures = []
+        for name, result in written.items():
+            if isinstance(result, Exception):
+                if isinstance(result, OSError) and result.errno is not None and not result.filename:
+                    result.filename = self._url(name)
+                failures.append((getattr(result, "filename", None) or self._url(name), result))
+            elif self.on_written is not None:
+                self.on_written(name, writes[name], result)
         return failures
 
     def _url(self, name: str) -> str:
@@ -498,6 +542,11 @@ class _Gathering:
         """Holds back a write (or with None, a removal): of several to one file, the last counts."""
         self.held.pop(name, None)
         self.held[name] = data
+
+
+async def _gather(coroutines: list[Any]) -> list[Any]:
+    """Runs coroutines together on an fsspec event loop; each gives its result or its exception."""
+    return list(await asyncio.gather(*coroutines, return_exceptions=True))
 
 
 def _protocol_of(fs: Any) -> str:
