@@ -106,8 +106,10 @@ _TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?: [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?(?:[-+][0-9]{2}:[0-9]{2})?)?\Z"
 )
 # Characters YAML reads differently from this loader (tabs, other line breaks, characters PyYAML
-# refuses): a document holding any of them is left to PyYAML.
-_UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# refuses): a document holding any of them is left to PyYAML. Compiled at the first load (3.6 ms,
+# a tenth of `import votakvot`, which a process that only writes never needs).
+_UNUSUAL = "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+_unusual: list[re.Pattern[str]] = []
 # JSON escapes YAML reads the same way (`\/` and `\u` beyond U+00FF, surrogates, are left to PyYAML).
 _ODD_ESCAPE = re.compile(r"\\(?:/|u(?!00))")
 _CONSTANTS: dict[str, Any] = {
@@ -179,7 +181,9 @@ def loads(data: bytes | str) -> dict[str, Any] | None:
         text = data
     if text == "{}\n":
         return {}
-    if not text.endswith("\n") or _UNUSUAL.search(text):
+    if not _unusual:
+        _unusual.append(re.compile(_UNUSUAL))
+    if not text.endswith("\n") or _unusual[0].search(text):
         return None
     top: dict[str, Any] = {}
     maps = [top]  # the mapping open at each depth (two spaces of indent per depth)

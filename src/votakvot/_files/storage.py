@@ -8,12 +8,10 @@ and on the local disk no write below a trial folder follows a symbolic link (see
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import posixpath
-import shutil
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -236,6 +234,8 @@ class LocalStore(Store):
         return [os.path.join(top, name) for top, _, files in os.walk(path) if name in files]
 
     def remove_tree(self, path: str) -> None:
+        import shutil  # only removal needs it: not at `import votakvot`
+
         shutil.rmtree(path)
 
     def remove_empty_folder(self, path: str) -> bool:
@@ -546,6 +546,8 @@ class _Gathering:
 
 async def _gather(coroutines: list[Any]) -> list[Any]:
     """Runs coroutines together on an fsspec event loop; each gives its result or its exception."""
+    import asyncio  # only remote stores need it, and it costs a plain `import votakvot` 15 ms
+
     return list(await asyncio.gather(*coroutines, return_exceptions=True))
 
 

@@ -2,31 +2,24 @@
 
 Dumping turns numpy, pandas, dataclasses, namedtuples, enums and paths into plain YAML and
 keeps the seed's types (tuple, set, complex, bytes, datetime) round-tripping; a value YAML cannot
-hold is stored as a readable stand-in (`storable`). Loading is safe by default: `!!python/...`
+hold is stored as a readable stand-in (`storable`). Documents of plain values are written and read
+by `fast_yaml`; PyYAML (`pyyaml_codec`) is imported only for anything else, so a process whose
+documents are plain never pays its import. Loading is safe by default: `!!python/...`
 and unknown tags become `InertObject` placeholders (`trusted=True` builds them, which can run
 code), and a document whose aliases would expand beyond reason (an alias bomb) is refused.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import datetime
 import enum
-import io
-import pathlib
 import re
+import sys
 from typing import Any
-
-import yaml
 
 from . import fast_yaml
 
-_BaseDumper: Any = getattr(yaml, "CDumper", yaml.Dumper)
-_BaseSafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BaseUnsafeLoader: Any = getattr(yaml, "CUnsafeLoader", yaml.UnsafeLoader)
-
-_PY = "tag:yaml.org,2002:python/"
 # Nodes that aliases may stand for in one document, counted as if expanded. votakvot writes no
 # aliases; a hand-written document reuses a few anchors; an alias bomb expands to billions.
 MAX_ALIASED_NODES = 1_000_000
@@ -56,12 +49,7 @@ class InertObject:
         return hash(self.tag)
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc]
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _plain(data: Any) -> Any:
+def plain_value(data: Any) -> Any:
     """Returns a plain stand-in for `data`, or `data` itself if it has none."""
     if isinstance(data, enum.Enum):
         value = data.value
@@ -70,7 +58,8 @@ def _plain(data: Any) -> Any:
         return {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return dict(zip(data._fields, data, strict=True))
-    if isinstance(data, pathlib.PurePath):
+    pathlib = sys.modules.get("pathlib")  # a path exists only once pathlib was imported
+    if pathlib is not None and isinstance(data, pathlib.PurePath):
         return str(data)
     if isinstance(data, datetime.timedelta):
         return data.total_seconds()
@@ -103,68 +92,22 @@ def _plain_pandas(data: Any) -> Any:
     return data
 
 
-def _represent_other(dumper: Any, data: Any) -> Any:
-    plain = _plain(data)
-    if plain is data:
-        return dumper.represent_object(data)
-    return dumper.represent_data(plain)
-
-
-_Dumper.add_representer(collections.OrderedDict, _Dumper.represent_dict)
-for _base in (object, dict, list, str, int, float, tuple, enum.Enum):
-    _Dumper.add_multi_representer(_base, _represent_other)
-
-
 def dumps(doc: Any) -> str:
     """Serializes `doc` to block-style YAML, keys in insertion order."""
     if type(doc) is dict:
         fast = fast_yaml.dumps(doc)
         if fast is not None:
             return fast
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    from . import pyyaml_codec
+
+    return pyyaml_codec.dump_document(doc)
 
 
 def dump_value(value: Any) -> str:
     """Serializes one value; raises TypeError/ValueError/RecursionError if it cannot be stored."""
-    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    from . import pyyaml_codec
 
-
-class _Exceeded(Exception):
-    pass
-
-
-class _BoundedDumper(_Dumper):
-    """Gives up (`_Exceeded`) once what it has represented would write more bytes than its
-    budget. It counts what is surely written: each node at least a byte, each scalar its text
-    and a separator, each explicit tag (`!!python/object:module.Class`) its text."""
-
-    budget = 0
-
-    def _spend(self, size: int) -> None:
-        self.budget -= size
-        if self.budget < 0:
-            raise _Exceeded
-
-    def represent_data(self, data: Any) -> Any:
-        self._spend(1)
-        return super().represent_data(data)
-
-    def represent_scalar(self, tag: str, value: Any, style: str | None = None) -> Any:
-        self._spend(len(value) + 1 + _explicit_tag_size(tag))
-        return super().represent_scalar(tag, value, style)
-
-    def represent_sequence(self, tag: str, sequence: Any, flow_style: bool | None = None) -> Any:
-        self._spend(_explicit_tag_size(tag))
-        return super().represent_sequence(tag, sequence, flow_style)
-
-    def represent_mapping(self, tag: str, mapping: Any, flow_style: bool | None = None) -> Any:
-        self._spend(_explicit_tag_size(tag))
-        return super().represent_mapping(tag, mapping, flow_style)
-
-
-def _explicit_tag_size(tag: str) -> int:
-    """The size of `tag` as written (`!!python/...`); 0 for the tags YAML leaves implicit."""
-    return len(tag) - len(_PY) + len("!!python/") if tag.startswith(_PY) else 0
+    return pyyaml_codec.dump_value(value)
 
 
 def fits(value: Any, limit: int) -> bool:
@@ -179,18 +122,9 @@ def fits(value: Any, limit: int) -> bool:
     text = fast_yaml.dumps({"v": value})
     if text is not None and len(text.encode()) <= limit:
         return True
-    stream = io.StringIO()
-    dumper = _BoundedDumper(stream, allow_unicode=True, sort_keys=False)
-    dumper.budget = limit
-    try:
-        dumper.open()
-        dumper.represent(value)
-        dumper.close()
-    except _Exceeded:
-        return False
-    finally:
-        dumper.dispose()
-    return len(stream.getvalue().encode()) <= limit
+    from . import pyyaml_codec
+
+    return pyyaml_codec.fits(value, limit)
 
 
 def storable(value: Any) -> tuple[Any, Exception | None]:
@@ -222,102 +156,6 @@ def _short_repr(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-class _SafeLoader(_BaseSafeLoader):  # type: ignore[misc]
-    pass
-
-
-class _AliasCheckingSafeLoader(_SafeLoader):
-    def get_single_data(self) -> Any:
-        return _construct_checked(self)
-
-
-class _AliasCheckingUnsafeLoader(_BaseUnsafeLoader):  # type: ignore[misc]
-    def get_single_data(self) -> Any:
-        return _construct_checked(self)
-
-
-def _construct_checked(loader: Any) -> Any:
-    node = loader.get_single_node()
-    if node is None:
-        return None
-    _check_aliases(node)
-    return loader.construct_document(node)
-
-
-def _check_aliases(root: Any) -> None:
-    """Refuses a node graph whose aliases stand for more than MAX_ALIASED_NODES nodes, or
-    that contains itself: building it is cheap, but anything that walks it (a comparison, a
-    report, writing it again) would expand it."""
-    sizes: dict[int, int] = {}
-    entered: set[int] = set()
-    aliased = 0
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        key = id(node)
-        if finished:
-            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
-            continue
-        if key in sizes:  # met again: an alias of a node already counted
-            aliased += sizes[key]
-            if aliased > MAX_ALIASED_NODES:
-                problem = f"its aliases expand to more than {MAX_ALIASED_NODES} nodes (an alias bomb?)"
-                raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
-            continue
-        if key in entered:
-            problem = "an alias refers to a node containing it"
-            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
-        entered.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in _children(node))
-
-
-def _children(node: Any) -> list[Any]:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _inert(loader: Any, tag_suffix: str, node: Any = None) -> InertObject:
-    if node is None:  # the catch-all constructor gets (loader, node)
-        node, tag = tag_suffix, tag_suffix.tag  # type: ignore[attr-defined]
-    else:
-        tag = node.tag
-    if isinstance(node, yaml.MappingNode):
-        value: Any = loader.construct_mapping(node, deep=True)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_scalar(node)
-    return InertObject(tag, value)
-
-
-def _tuple(loader: Any, node: Any) -> tuple[Any, ...]:
-    return tuple(loader.construct_sequence(node, deep=True))
-
-
-def _complex(loader: Any, node: Any) -> complex:
-    return complex(loader.construct_scalar(node))
-
-
-_SafeLoader.add_constructor(_PY + "tuple", _tuple)
-_SafeLoader.add_constructor(_PY + "complex", _complex)
-_SafeLoader.add_constructor(_PY + "str", _SafeLoader.construct_yaml_str)
-_SafeLoader.add_constructor(_PY + "unicode", _SafeLoader.construct_yaml_str)
-_SafeLoader.add_constructor(_PY + "bytes", _SafeLoader.construct_yaml_binary)
-_SafeLoader.add_constructor(_PY + "int", _SafeLoader.construct_yaml_int)
-_SafeLoader.add_constructor(_PY + "long", _SafeLoader.construct_yaml_int)
-_SafeLoader.add_constructor(_PY + "float", _SafeLoader.construct_yaml_float)
-_SafeLoader.add_constructor(_PY + "bool", _SafeLoader.construct_yaml_bool)
-_SafeLoader.add_constructor(_PY + "none", _SafeLoader.construct_yaml_null)
-_SafeLoader.add_constructor(_PY + "list", _SafeLoader.construct_yaml_seq)
-_SafeLoader.add_constructor(_PY + "dict", _SafeLoader.construct_yaml_map)
-_SafeLoader.add_multi_constructor(_PY, _inert)
-_SafeLoader.add_constructor(None, _inert)
-
-
 def loads(text: str | bytes, *, trusted: bool = False) -> Any:
     """Parses YAML; python tags stay inert unless `trusted` (which may run code from the text).
 
@@ -328,13 +166,9 @@ def loads(text: str | bytes, *, trusted: bool = False) -> Any:
     fast = fast_yaml.loads(text)
     if fast is not None:
         return fast
-    # No anchor, no alias: nothing to check.
-    anchored = b"&" in text if isinstance(text, bytes) else "&" in text
-    if trusted:
-        loader = _AliasCheckingUnsafeLoader if anchored else _BaseUnsafeLoader
-    else:
-        loader = _AliasCheckingSafeLoader if anchored else _SafeLoader
-    return yaml.load(text, Loader=loader)
+    from . import pyyaml_codec
+
+    return pyyaml_codec.load(text, trusted=trusted)
 
 
 class YamlSerializer:

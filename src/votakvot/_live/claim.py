@@ -12,7 +12,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 from typing import Any
 
 from .._files import exclusive, layout
@@ -121,7 +120,7 @@ def _record(tid: str, heartbeat: float) -> dict[str, Any]:
         "process_started": liveness.started(pid),
         "heartbeat": heartbeat,
         "beat": time.time(),
-        "token": uuid.uuid4().hex,  # two claims of one process (two threads) differ
+        "token": layout.new_uid(),  # two claims of one process (two threads) differ
     }
 
 

@@ -10,10 +10,10 @@ key matches reads them instead of scanning. A cache that cannot be read or writt
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
+import zlib
 from typing import Any
 
 from .local_cache import cache_dir
@@ -25,7 +25,8 @@ def installed(groups: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
     """Returns `{group: [(name, "module:attr"), ...]}` of the installed distributions, in the order
     `importlib.metadata` lists them."""
     key = _key(groups)
-    where = os.path.join(cache_dir(), "entry-points", hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
+    raw = key.encode()  # the file holds its key, so a name two keys share only costs a scan
+    where = os.path.join(cache_dir(), "entry-points", f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json")
     cached = _read(where, key, groups)
     if cached is not None:
         return cached
