@@ -26,6 +26,8 @@ from moto.server import ThreadedMotoServer
 
 delay = float(sys.argv[2]) / 1000.0
 sys.setswitchinterval(0.0005)
+from werkzeug.serving import WSGIRequestHandler
+WSGIRequestHandler.disable_nagle_algorithm = True
 if delay > 0:
     class DelayedApp(threaded_moto_server.DomainDispatcherApplication):
         def __call__(self, environ, start_response):

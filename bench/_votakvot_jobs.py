@@ -405,8 +405,8 @@ def work_s3_build(ctx: WorkerContext) -> None:
     fs.invalidate_cache()
     got = len([p for p in fs.find(ctx.args.store.split("://", 1)[1]) if p.endswith("/votakvot.yaml")])
     ctx.add_row("build", dt, "s", verified=got == n, why="" if got == n else f"{got} trials", n=n)
-    for path in fs.find(f"{ctx.args.store.split('://', 1)[1]}/.votakvot/index"):  # kept for s3.cold
-        fs.copy(path, f"{S3_WRITER_PIECES}/{path.rsplit('/', 1)[-1]}")
+    if fs.exists(S3_WRITER_PIECES):  # an earlier build's; s3.cold keeps this one's
+        fs.rm(S3_WRITER_PIECES, recursive=True)
 
 
 def work_s3(ctx: WorkerContext) -> None:
@@ -432,7 +432,8 @@ def work_s3(ctx: WorkerContext) -> None:
 def work_s3_cold(ctx: WorkerContext) -> None:
     """S3, the first load of a reader with an empty local cache right after the trials were
     written: the store holds the pieces of the shared index that the writing process left, and
-    nothing else (pieces readers left are removed before the clock)."""
+    nothing else (kept aside by the first run, which comes right after the build; pieces readers
+    left are removed before the clock)."""
     import pandas  # noqa: F401
 
     import votakvot
@@ -442,6 +443,9 @@ def work_s3_cold(ctx: WorkerContext) -> None:
     os.environ["VOTAKVOT_CACHE_DIR"] = os.path.join(ctx.args.scratch, "votakvot-cache")
     fs = warm_s3_client()
     pieces = f"{ctx.args.store.split('://', 1)[1]}/.votakvot"
+    if not fs.exists(S3_WRITER_PIECES):  # the first run, right after the build: only the writer's are there
+        for path in fs.find(f"{pieces}/index"):
+            fs.copy(path, f"{S3_WRITER_PIECES}/{path.rsplit('/', 1)[-1]}")
     if fs.exists(pieces):
         fs.rm(pieces, recursive=True)
     for path in fs.find(S3_WRITER_PIECES):

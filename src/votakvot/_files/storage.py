@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 from .._process import settings as process_settings
+from .._process import state
 from ..errors import MissingDependencyError, SettingsError
 from . import confined, layout
 
@@ -620,7 +621,21 @@ def open_root(config: process_settings.Settings, storage_options: Mapping[str, A
     `storage_options` than config's, if given)."""
     if config.filesystem is not None:
         return FsspecStore(config.filesystem), (config.path or "").rstrip("/")
-    return open_url(config.root(), storage_options if storage_options is not None else config.storage_options)
+    if storage_options is not None:
+        return open_url(config.root(), storage_options)
+    root = config.root()
+    if _last_root and _last_root[0][0] is config and _last_root[0][1] == root:
+        return _last_root[0][2]
+    opened = open_url(root, config.storage_options)
+    if opened[0].remote:  # resolving a URL costs a tenth of a millisecond, every trial
+        _last_root[:] = [(config, root, opened)]
+    return opened
+
+
+# The remote root last opened, for the settings that named it (forgotten in a forked child,
+# whose filesystem objects must be made anew).
+_last_root: list[tuple[process_settings.Settings, str, tuple[Store, str]]] = []
+state.register(reset=_last_root.clear, after_fork=_last_root.clear)
 
 
 def open_store(location: Any, storage_options: Mapping[str, Any] | None = None) -> tuple[Store, str]:
