@@ -5,6 +5,7 @@ round trip, the running document written by the first tick in the background."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import threading
@@ -291,3 +292,26 @@ def test_a_writer_that_does_not_share_the_index_leaves_no_piece(endpoint, root, 
     """init(share_index=False) or "read": the writing process leaves nothing in `.votakvot/`."""
     _write_in_a_process(tmp_path, endpoint, root, share=share)
     assert _pieces(endpoint, root) == []
+
+
+def test_a_forked_child_writes_to_s3_with_a_store_of_its_own(endpoint, root):
+    """The parent's open S3 root is not reused by a forked child (its filesystem's event loop
+    thread did not survive the fork): the child's trial lands, and the parent's next one too."""
+    votakvot.init(path=root, storage_options={"client_kwargs": {"endpoint_url": endpoint}})
+    with votakvot.trial("parent", n=1):
+        pass
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only if its trial was stored
+        code = 1
+        try:
+            with votakvot.trial("child", n=2):
+                pass
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with votakvot.trial("parent", n=3):
+        pass
+    loaded = votakvot.load_report(root, storage_options={"client_kwargs": {"endpoint_url": endpoint}})
+    assert sorted(loaded["n"]) == [1, 2, 3]
