@@ -141,14 +141,14 @@ def _frame(pd: Any, trials: list[Trial], parts: _Parts, series: str | None, para
     counts = [n for _, _, n in parts.files]
     positions = [position for position, _, _ in parts.files]
     taken = set(metrics.columns)
-    front = {_free("tid", taken): _repeat([trials[position].tid for position in positions], counts)}
+    front = {_free("tid", taken): _repeat(pd, [trials[position].tid for position in positions], counts)}
     if series is None and any(name for _, name, _ in parts.files):
-        front[_free("series", taken)] = _repeat([name for _, name, _ in parts.files], counts)
+        front[_free("series", taken)] = _repeat(pd, [name for _, name, _ in parts.files], counts)
     for column, values in reversed(front.items()):
         metrics.insert(0, column, values)
     if params_of:
         data = {
-            f"params.{name}" if name in metrics.columns else name: _repeat([values[p] for p in positions], counts)
+            f"params.{name}" if name in metrics.columns else name: _repeat(pd, [values[p] for p in positions], counts)
             for name, values in params_of.items()
         }
         added = pd.DataFrame(data, index=metrics.index)
@@ -162,5 +162,12 @@ def _free(name: str, taken: set[str]) -> str:
     return f"_{name}" if name in taken else name
 
 
-def _repeat(values: list[Any], counts: list[int]) -> list[Any]:
+def _repeat(pd: Any, values: list[Any], counts: list[int]) -> Any:
+    """Each of `values` `counts` times over, for a column: strings as the array pandas makes of
+    them, built by taking from the distinct ones (turning 200,000 str objects into pandas' Arrow
+    strings one by one takes half of a `load_metrics`); anything else as a list."""
+    if values and all(type(value) is str for value in values):
+        import numpy as np
+
+        return pd.Series(values).take(np.repeat(np.arange(len(values)), counts)).array
     return list(itertools.chain.from_iterable(itertools.repeat(v, n) for v, n in zip(values, counts, strict=True)))
