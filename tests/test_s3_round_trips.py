@@ -5,6 +5,7 @@ round trip, the running document written by the first tick in the background."""
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import signal
 import subprocess
@@ -304,13 +305,25 @@ def test_a_forked_child_writes_to_s3_with_a_store_of_its_own(endpoint, root):
     if pid == 0:  # the child: exit status 0 only if its trial was stored
         code = 1
         try:
+            faulthandler.dump_traceback_later(30, exit=True)  # a hang says where, then ends
             with votakvot.trial("child", n=2):
                 pass
             code = 0
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def reaped() -> tuple[int] | None:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        return (status,) if done == pid else None
+
+    ended = None
+    try:
+        ended = wait_until(reaped, timeout=60)
+    finally:
+        if not ended:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert ended and os.waitstatus_to_exitcode(ended[0]) == 0
     with votakvot.trial("parent", n=3):
         pass
     loaded = votakvot.load_report(root, storage_options={"client_kwargs": {"endpoint_url": endpoint}})

@@ -112,4 +112,12 @@ def _forget() -> None:
     _wake.clear()
 
 
-state.register(reset=_forget, after_fork=_forget)
+def _in_child() -> None:
+    """A forked child starts with nothing gathered and no thread, and with a lock and an event of
+    its own: the parent's may have been held by its writer thread, which the child does not have."""
+    global _lock, _wake, _thread
+    _lock, _wake, _thread = threading.Lock(), threading.Event(), None
+    _pending.clear()
+
+
+state.register(reset=_forget, after_fork=_in_child)
