@@ -92,7 +92,6 @@ def in_trial_thread(provider: F) -> F:
     """
     if not callable(provider):
         raise TypeError(f"in_trial_thread() takes a provider (a callable), not {provider!r}")
-    _plans.clear()  # a plan made before knew it as a helper thread's
     try:
         setattr(provider, _IN_TRIAL_THREAD, True)
     except (AttributeError, TypeError):
@@ -163,34 +162,16 @@ def _run_with_deadline(items: list[tuple[str, Callable[[], Any]]], timeout: floa
     return dict(out)
 
 
-# Per table of providers (as its items): each provider with where it runs and its name's parts.
-# A trial collects meta every time, so what can be worked out once is (a tenth of a trial's cost).
-Plan = list[tuple[str, Callable[[], Any], bool, tuple[str, ...]]]
-_plans: dict[tuple[tuple[str, Callable[[], Any]], ...], Plan] = {}
-_MAX_PLANS = 64
-
-
-def _plan(table: Mapping[str, Callable[[], Any]]) -> Plan:
-    key = tuple(table.items())
-    plan = _plans.get(key)
-    if plan is None:
-        if len(_plans) >= _MAX_PLANS:
-            _plans.clear()
-        plan = _plans[key] = [(name, fn, _inline(fn), tuple(name.split("."))) for name, fn in key]
-    return plan
-
-
 def collect(table: Mapping[str, Callable[[], Any]], *, timeout: float = 5.0) -> dict[str, Any]:
     """Calls every provider and nests the values by the dots in their names."""
-    plan = _plan(table)
     values: dict[str, Any] = {}
     token = _round.set({})
     try:
         deferred = []
-        for name, provider, inline, _ in plan:
+        for name, provider in table.items():
             if name in _slow:
                 continue
-            if inline:
+            if _inline(provider):
                 _call(name, provider, values)
             else:
                 deferred.append((name, provider))
@@ -199,18 +180,15 @@ def collect(table: Mapping[str, Callable[[], Any]], *, timeout: float = 5.0) -> 
     finally:
         _round.reset(token)
     meta: dict[str, Any] = {}
-    for name, _, _, parts in plan:
+    for name in table:
         value = values.get(name)
         if value is not None:
-            if len(parts) == 1:
-                meta[name] = value
-            else:
-                _put(meta, parts, value)
+            _put(meta, name, value)
     return meta
 
 
-def _put(meta: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
-    *parents, leaf = parts
+def _put(meta: dict[str, Any], name: str, value: Any) -> None:
+    *parents, leaf = name.split(".")
     node = meta
     for part in parents:
         child = node.get(part)
