@@ -283,8 +283,7 @@ class FsspecStore(Store):
                 # A bucket that does not exist yet: made as `makedirs` would make it, then written.
                 self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
                 answer = self.fs.pipe_file(path, data)
-            etag = answer.get("ETag") if isinstance(answer, dict) else None  # s3fs: the PutObject answer
-            return etag if isinstance(etag, str) else None
+            return _etag_of(answer)
         head, tail = path.rsplit("/", 1)
         tmp = f"{head}/{layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}"
         try:
@@ -314,8 +313,7 @@ class FsspecStore(Store):
             elif isinstance(answer, Exception):
                 out[name] = answer
             else:
-                etag = answer.get("ETag") if isinstance(answer, dict) else None
-                out[name] = etag if isinstance(etag, str) else None
+                out[name] = _etag_of(answer)
         return out
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
@@ -543,6 +541,12 @@ class _Gathering:
         """Holds back a write (or with None, a removal): of several to one file, the last counts."""
         self.held.pop(name, None)
         self.held[name] = data
+
+
+def _etag_of(answer: Any) -> str | None:
+    """The entity tag in what a filesystem's write returned (s3fs: the PutObject answer), if any."""
+    etag = answer.get("ETag") if isinstance(answer, dict) else None
+    return etag if isinstance(etag, str) else None
 
 
 async def _gather(coroutines: list[Any]) -> list[Any]:
