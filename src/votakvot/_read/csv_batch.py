@@ -39,7 +39,7 @@ def parse(pd: Any, files: Sequence[bytes], on_error: OnError) -> Parsed:
     alone: list[int] = []
     for position, data in enumerate(files):
         header, _, body = data.partition(b"\n")
-        lines = _rows(body) if body else -1
+        lines = _rows(np, body) if body else -1
         if lines > 0:
             groups.setdefault(header, []).append((position, body, lines))
         else:
@@ -72,20 +72,23 @@ def parse(pd: Any, files: Sequence[bytes], on_error: OnError) -> Parsed:
     return Parsed(_in_file_order(pd, np, frames, owners, firsts), counts)
 
 
-def _rows(body: bytes) -> int:
+def _rows(np: Any, body: bytes) -> int:
     """The number of rows in `body` if each is one line, else -1.
 
     A row is one line when no field is quoted and lines end in \\n or all in \\r\\n (as the csv
     module writes) with no lone \\r. Blank lines are not excluded here: they can only make the
-    parser find fewer rows than lines, which the caller checks.
+    parser find fewer rows than lines, which the caller checks. The bytes are scanned by numpy:
+    `bytes.count` looks at one byte at a time and took a sixth of a `load_metrics`.
     """
     if b'"' in body:
         return -1
-    lines = body.count(b"\n") + (not body.endswith(b"\n"))
-    crlf = body.count(b"\r\n")
-    if crlf == 0:
-        return -1 if b"\r" in body else lines
-    return lines if crlf == lines and body.count(b"\r") == crlf else -1
+    data = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    lines = len(ends) + (not body.endswith(b"\n"))
+    if b"\r" not in body:
+        return lines
+    crlf = len(ends) > 0 and ends[0] > 0 and bool((data[ends - 1] == 13).all())
+    return lines if crlf and np.count_nonzero(data == 13) == len(ends) else -1
 
 
 def _terminated(body: bytes) -> bytes:
