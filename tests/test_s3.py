@@ -338,3 +338,23 @@ def test_s3_load_metrics_and_remove(s3_root):
     assert fs.find(f"{path}/{train.__module__}/train") == []
     _fresh_reader()
     assert list(votakvot.load_trials(s3_root)) == [t for t in tids if "/other/" in t]
+
+
+def test_s3_listing_timestamps_are_what_botocore_gives(s3_root):
+    """A load reads S3 timestamps with a fast parser on its filesystem object, which fsspec
+    shares with anyone asking for the same options: they still get botocore's values from it."""
+    from votakvot._files.storage import open_url
+
+    votakvot.init(path=s3_root)
+    other(1)
+    _fresh_reader()
+    shared = open_url(s3_root)[0].fs  # what a user opening the URL with the same options gets
+    assert len(votakvot.load_report(s3_root)) == 1
+    assert open_url(s3_root)[0].fs is shared
+    assert getattr(shared, "_votakvot_fast_timestamps", False)  # the fast parser does the reading
+    ours = {path: info["LastModified"] for path, info in shared.find(s3_root, detail=True).items()}
+    untouched = s3fs.S3FileSystem(skip_instance_cache=True, **fsspec.config.conf["s3"])
+    theirs = {path: info["LastModified"] for path, info in untouched.find(s3_root, detail=True).items()}
+    assert ours and ours.keys() == theirs.keys()
+    for path, value in ours.items():
+        assert repr(value) == repr(theirs[path]), path
