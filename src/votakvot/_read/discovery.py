@@ -16,7 +16,7 @@ import time
 from stat import S_ISDIR
 from typing import TYPE_CHECKING, Any
 
-from .._files import layout, s3_timestamps
+from .._files import layout
 from .._files.storage import FsspecStore, LocalStore, Store
 
 if TYPE_CHECKING:
@@ -257,6 +257,8 @@ def _open_folder(folder: str) -> int | None:
 def _list_remote(store: FsspecStore, base: str) -> dict[str, Signature]:
     fs = store.fs
     fs.invalidate_cache()  # listings cached by an earlier load may be stale or partial
+    from .._files import s3_timestamps  # only remote loads need it
+
     s3_timestamps.speed_up(fs)
     try:
         listing = fs.find(base, withdirs=True, detail=True)
