@@ -6,6 +6,7 @@ import datetime
 import math
 import re
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -116,6 +117,14 @@ def test_anything_else_is_left_to_pyyaml():
         assert _fast_yaml.dumps(doc) is None, doc
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\t", "\r", "\x7f", "\x85", "\u2028", "\ufeff", "\ud800"])
+def test_characters_yaml_reads_otherwise_are_left_to_pyyaml(char):
+    """A character that YAML reads otherwise than JSON (or refuses), raw inside a quoted string
+    or a plain one, makes the fast loader decline, in ASCII and in other text."""
+    for text in (f'a: "x{char}y"\n', f"a: x{char}y\n", f'a: "é{char}"\n', f"b: é\na: x{char}y\n"):
+        assert _fast_yaml.loads(text) is None, repr(text)
+
+
 def _same(a, b) -> bool:
     """Equal and of the same types all the way down (1 == 1.0 == True would hide a wrong type)."""
     if type(a) is not type(b):
@@ -220,6 +229,10 @@ _TRICKY = [
     "x\x85y",
     "x\u2028y",
     "x\ty",
+    "x\x7fy",
+    "x\x1by",
+    "x\x00y",
+    "x\ufeffy",
     "- x",
     "|",
     ">",

@@ -106,10 +106,12 @@ _TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?: [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?(?:[-+][0-9]{2}:[0-9]{2})?)?\Z"
 )
 # Characters YAML reads differently from this loader (tabs, other line breaks, characters PyYAML
-# refuses): a document holding any of them is left to PyYAML. Compiled at the first load (3.6 ms,
-# a tenth of `import votakvot`, which a process that only writes never needs).
+# refuses): a document holding any of them is left to PyYAML. The full class takes 3.4 ms to
+# compile, so it is compiled only for the first document that is not ASCII (`str.isascii` is
+# answered without a scan); an ASCII one needs only the control characters' small class.
 _UNUSUAL = "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-_unusual: list[re.Pattern[str]] = []
+_UNUSUAL_ASCII = "[^\n\x20-\x7e]"
+_unusual: dict[str, re.Pattern[str]] = {}
 # JSON escapes YAML reads the same way (`\/` and `\u` beyond U+00FF, surrogates, are left to PyYAML).
 _ODD_ESCAPE = re.compile(r"\\(?:/|u(?!00))")
 _CONSTANTS: dict[str, Any] = {
@@ -165,6 +167,14 @@ def _resolve(text: str) -> Any:
     return _CONSTANTS.get(text, _NOT_MINE)
 
 
+def _has_unusual(text: str) -> bool:
+    pattern = _UNUSUAL_ASCII if text.isascii() else _UNUSUAL
+    compiled = _unusual.get(pattern)
+    if compiled is None:
+        compiled = _unusual[pattern] = re.compile(pattern)
+    return compiled.search(text) is not None
+
+
 def loads(data: bytes | str) -> dict[str, Any] | None:
     """Returns the document `dumps` wrote as `data`, or None if `data` is any other text.
 
@@ -181,9 +191,7 @@ def loads(data: bytes | str) -> dict[str, Any] | None:
         text = data
     if text == "{}\n":
         return {}
-    if not _unusual:
-        _unusual.append(re.compile(_UNUSUAL))
-    if not text.endswith("\n") or _unusual[0].search(text):
+    if not text.endswith("\n") or _has_unusual(text):
         return None
     top: dict[str, Any] = {}
     maps = [top]  # the mapping open at each depth (two spaces of indent per depth)
