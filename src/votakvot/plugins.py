@@ -189,10 +189,15 @@ class TrialFiles(Protocol):
         have no folders, it does nothing."""
         ...
 
-    def write(self, name: str, data: bytes) -> None:
+    def write(self, name: str, data: bytes, *, writeback: bool = True) -> None:
         """Writes the whole file atomically: a reader sees the old content or the new, never half.
 
         An `OSError` raised here names the file (`filename`), which a `StorageError` reports.
+
+        `writeback=False` is for a file that replaces one this sink wrote less than a second
+        ago, at most once in a row: on the local disk the new file then does not make ext4 write
+        it back to the disk at once (50-100 µs on the writer's thread), and reaches the disk on
+        the kernel's usual schedule (within about 30 s), as the one it replaces would have.
         """
         ...
 

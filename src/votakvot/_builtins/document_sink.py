@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -17,6 +18,10 @@ _PLAIN_SECTIONS = ("params", "result", "info")
 
 # A field of the document: (section, key), or (section, None) for a section that is not a dict.
 Field = tuple[str, Any]
+
+# For how long after a document was written the next one may replace it without having it
+# written back to the disk at once (see `TrialFiles.write`): the one replaced is not there yet.
+_UNFLUSHED_SECONDS = 1.0
 
 # The `meta` of consecutive trials is nearly always the same: keep its YAML for reuse.
 _last_meta: list[tuple[dict[str, Any], bytes]] = []
@@ -45,6 +50,9 @@ class YamlTrialSink:
         self.lock = threading.Lock()
         self.folder_made = False
         self.beaten = False  # whether this run wrote a `.heartbeat`
+        # Until when (monotonic) the document may be replaced without write-back: a second
+        # after one written with it, so that never two in a row skip it.
+        self._swappable_until = 0.0
         self._meta_yaml: bytes | None = None
         self._warned: set[str] = set()
         self._too_large: dict[Field, tuple[Any, str]] = {}
@@ -106,19 +114,22 @@ class YamlTrialSink:
         data = self._dump(doc) + self._meta_yaml
         if len(data) > plugins.MAX_DOCUMENT_BYTES:
             data = self._dump(self._within_cap(doc, len(data) - plugins.MAX_DOCUMENT_BYTES)) + self._meta_yaml
+        now = time.monotonic()
+        writeback = now >= self._swappable_until
         try:
-            self._attempt(plugins.DOCUMENT, data)
+            self._attempt(plugins.DOCUMENT, data, writeback=writeback)
         except BaseException:
             self.dirty = True  # the next tick, or the end of the trial, writes it again
             raise
+        self._swappable_until = now + _UNFLUSHED_SECONDS if writeback else 0.0
 
-    def _attempt(self, name: str, data: bytes) -> None:
+    def _attempt(self, name: str, data: bytes, *, writeback: bool = True) -> None:
         """Writes one file, creating the folder first (again, after a failure: it may be gone)."""
         if not self.folder_made:
             self.files.makedirs()
             self.folder_made = True
         try:
-            self.files.write(name, data)
+            self.files.write(name, data, writeback=writeback)
         except OSError:
             self.folder_made = False
             raise

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from typing import IO, Any
 
 from ..errors import SymlinkError
-from . import layout
+from . import exchange, layout
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -29,10 +29,14 @@ _DIR_FD = {os.open, os.mkdir, os.rename, os.stat, os.unlink} <= os.supports_dir_
 _LINK_ERRNOS = {errno.ELOOP, errno.ENOTDIR, errno.EMLINK, getattr(errno, "EFTYPE", errno.ELOOP)}
 
 
-def write_below(folder: str, name: str, data: bytes) -> None:
+def write_below(folder: str, name: str, data: bytes, *, writeback: bool = True) -> None:
     """Writes `data` to `folder/name` atomically (temp file, then rename over it), creating
     missing folders. A link already at `name` is replaced, not followed; one on the way to it
-    (or at the temp file's name) is refused."""
+    (or at the temp file's name) is refused.
+
+    `writeback=False` is for a file that replaces one the caller wrote moments ago: the two
+    are swapped instead (see `exchange`), so ext4 does not write the new one back at once.
+    """
     *dirs, tail = name.split("/")
     tmp = f"{layout.TEMP_PREFIX}{tail}.{os.getpid()}.{threading.get_ident()}"
     with _parent(folder, dirs, name, create=True) as parent:
@@ -49,6 +53,10 @@ def write_below(folder: str, name: str, data: bytes) -> None:
                 _write_all(fd, data)
             finally:
                 os.close(fd)
+            if not writeback and exchange.swap(tmp, tail, parent):
+                with suppress(OSError):  # the old file, under the temp name a later write reuses
+                    os.unlink(tmp, dir_fd=parent)
+                return
             os.replace(tmp, tail, src_dir_fd=parent, dst_dir_fd=parent)
         except BaseException:  # e.g. a full disk: no half-written temp file is left behind
             with suppress(OSError):

@@ -97,9 +97,10 @@ class Store:
             thread.join()
         return out
 
-    def write_below(self, folder: str, name: str, data: bytes) -> str | None:
+    def write_below(self, folder: str, name: str, data: bytes, *, writeback: bool = True) -> str | None:
         """Writes `name` ('/'-separated, relative) in `folder` atomically, as `write_atomic`; the
-        local disk refuses a symbolic link below `folder` (object stores have none)."""
+        local disk refuses a symbolic link below `folder` (object stores have none). For
+        `writeback`, see `TrialFiles.write`; stores other than the local disk ignore it."""
         return self.write_atomic(self.join(folder, *name.split("/")), data)
 
     def open_below(self, folder: str, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
@@ -180,8 +181,8 @@ class LocalStore(Store):
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         return self.open_below(*os.path.split(path), mode, **kwargs)
 
-    def write_below(self, folder: str, name: str, data: bytes) -> None:
-        confined.write_below(folder, name, data)
+    def write_below(self, folder: str, name: str, data: bytes, *, writeback: bool = True) -> None:
+        confined.write_below(folder, name, data, writeback=writeback)
 
     def open_below(self, folder: str, name: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         if not any(c in mode for c in "wax+"):  # reading through a link harms nothing
@@ -441,13 +442,13 @@ class Folder:
         with self._named(""):
             self.store.makedirs(self.path)
 
-    def write(self, name: str, data: bytes) -> None:
+    def write(self, name: str, data: bytes, *, writeback: bool = True) -> None:
         gathering = self._gathering
         if gathering is not None and gathering.thread == threading.get_ident():
             gathering.hold(name, data)
             return
         with self._named(name):
-            etag = self.store.write_below(self.path, name, data)
+            etag = self.store.write_below(self.path, name, data, writeback=writeback)
         if self.on_written is not None:
             self.on_written(name, data, etag)
 
