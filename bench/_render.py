@@ -291,10 +291,8 @@ SACRED_W3_S = 0.183
 
 def _w3_sizes(args: argparse.Namespace) -> list[tuple[int, bool]]:
     """(trials, whether the size is a large one) of each W3 store: regular, large and, if asked, huge."""
-    sizes = [(args.report, False), (args.report_large, True)]
-    if args.report_huge:
-        sizes.append((args.report_huge, True))
-    return sizes
+    sizes = [(args.report, False), (args.report_large, True), (args.report_huge, True)]
+    return [(n, big) for n, big in sizes if n]
 
 
 def _w3_rows(table: Table, n: int, big: bool) -> None:
