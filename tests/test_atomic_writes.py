@@ -42,13 +42,12 @@ def test_swap_declines_when_the_other_file_is_missing(tmp_path: Path):
 
 
 @linux_only
-def test_swap_raises_any_other_failure(tmp_path: Path):
+def test_swap_declines_what_the_kernel_refuses(tmp_path: Path):
     (tmp_path / "a").write_bytes(b"first")
     (tmp_path / "b").write_bytes(b"second")
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        with pytest.raises(NotADirectoryError):
-            exchange.swap("a", "b/c", fd)
+        assert exchange.swap("a", "b/c", fd) is False  # `b` is no folder
     finally:
         os.close(fd)
     assert (tmp_path / "a").read_bytes() == b"first"
@@ -116,6 +115,16 @@ def test_a_write_without_writeback_replaces_a_link_without_following_it(tmp_path
     assert (folder / "votakvot.yaml").read_bytes() == b"a: 1\n"
     assert outside.read_text() == "precious"
     assert os.listdir(folder) == ["votakvot.yaml"]
+
+
+@pytest.mark.parametrize("writeback", [True, False])
+def test_a_folder_planted_at_the_name_is_left_in_place_and_the_write_fails(tmp_path: Path, writeback: bool):
+    (tmp_path / "votakvot.yaml").mkdir()
+    (tmp_path / "votakvot.yaml" / "inside.txt").write_text("kept")
+    with pytest.raises(IsADirectoryError):
+        confined.write_below(str(tmp_path), "votakvot.yaml", b"a: 1\n", writeback=writeback)
+    assert (tmp_path / "votakvot.yaml" / "inside.txt").read_text() == "kept"
+    assert os.listdir(tmp_path) == ["votakvot.yaml"]
 
 
 def _writebacks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:

@@ -54,9 +54,14 @@ def write_below(folder: str, name: str, data: bytes, *, writeback: bool = True) 
             finally:
                 os.close(fd)
             if not writeback and exchange.swap(tmp, tail, parent):
-                with suppress(OSError):  # the old file, under the temp name a later write reuses
-                    os.unlink(tmp, dir_fd=parent)
-                return
+                try:
+                    os.unlink(tmp, dir_fd=parent)  # the old file
+                except IsADirectoryError:  # a folder stood there: back it goes, and the rename fails
+                    exchange.swap(tmp, tail, parent)
+                except OSError:  # the new file is in place; the old one keeps the temp name
+                    return
+                else:
+                    return
             os.replace(tmp, tail, src_dir_fd=parent, dst_dir_fd=parent)
         except BaseException:  # e.g. a full disk: no half-written temp file is left behind
             with suppress(OSError):

@@ -12,34 +12,24 @@ themselves, so not on the disk yet either (see `confined.write_below`).
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from typing import Any
 
 _RENAME_EXCHANGE = 2
-# What the kernel answers when this filesystem or kernel cannot swap (or the other file is
-# missing): the caller then renames over the file as usual.
-_CANNOT = frozenset({errno.EINVAL, errno.ENOSYS, errno.ENOENT, errno.EOPNOTSUPP})
 
 _renameat2: Any = None
 
 
 def swap(name: str, other: str, folder_fd: int) -> bool:
     """Exchanges the files `name` and `other` of the folder open as `folder_fd`; tells whether
-    it did. False where this system cannot (not Linux, an old kernel or libc, a filesystem
-    without the operation) or `other` does not exist; any other failure raises OSError."""
+    it did. False leaves both as they were: where this system cannot swap (not Linux, an old
+    kernel or C library, a filesystem without the operation), where `other` does not exist, and
+    for any other refusal, which the caller's plain rename then meets and reports itself."""
     call = _load() if _renameat2 is None else _renameat2
     if call is False:
         return False
-    if call(folder_fd, os.fsencode(name), folder_fd, os.fsencode(other), _RENAME_EXCHANGE) == 0:
-        return True
-    import ctypes
-
-    code = ctypes.get_errno()
-    if code in _CANNOT:
-        return False
-    raise OSError(code, os.strerror(code), name, None, other)
+    return call(folder_fd, os.fsencode(name), folder_fd, os.fsencode(other), _RENAME_EXCHANGE) == 0  # type: ignore[no-any-return]
 
 
 def _load() -> Any:
@@ -50,7 +40,7 @@ def _load() -> Any:
         import ctypes
 
         try:
-            found = ctypes.CDLL(None, use_errno=True).renameat2
+            found = ctypes.CDLL(None).renameat2
         except (OSError, AttributeError):  # a libc older than glibc 2.28, or without the call
             found = False
         else:
