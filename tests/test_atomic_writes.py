@@ -18,39 +18,35 @@ from votakvot._files import confined, exchange
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
 
 
+def _swap(folder: Path, name: str, other: str) -> bool:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        return exchange.swap(name, other, fd)
+    finally:
+        os.close(fd)
+
+
 @linux_only
 def test_swap_exchanges_two_files_of_a_folder(tmp_path: Path):
     (tmp_path / "a").write_bytes(b"first")
     (tmp_path / "b").write_bytes(b"second")
-    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        assert exchange.swap("a", "b", fd) is True
-    finally:
-        os.close(fd)
+    assert _swap(tmp_path, "a", "b") is True
     assert (tmp_path / "a").read_bytes() == b"second"
     assert (tmp_path / "b").read_bytes() == b"first"
 
 
 def test_swap_declines_when_the_other_file_is_missing(tmp_path: Path):
     (tmp_path / "a").write_bytes(b"first")
-    fd = os.open(tmp_path, os.O_RDONLY)
-    try:
-        assert exchange.swap("a", "missing", fd) is False
-    finally:
-        os.close(fd)
+    assert _swap(tmp_path, "a", "missing") is False
     assert sorted(os.listdir(tmp_path)) == ["a"]
 
 
-@linux_only
 def test_swap_declines_what_the_kernel_refuses(tmp_path: Path):
     (tmp_path / "a").write_bytes(b"first")
     (tmp_path / "b").write_bytes(b"second")
-    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        assert exchange.swap("a", "b/c", fd) is False  # `b` is no folder
-    finally:
-        os.close(fd)
+    assert _swap(tmp_path, "a", "b/c") is False  # `b` is no folder
     assert (tmp_path / "a").read_bytes() == b"first"
+    assert (tmp_path / "b").read_bytes() == b"second"
 
 
 @pytest.mark.parametrize("writeback", [True, False])
