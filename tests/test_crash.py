@@ -7,6 +7,8 @@ import os
 import re
 import signal
 import subprocess
+import time
+import warnings
 
 import pandas as pd
 import pytest
@@ -142,3 +144,45 @@ def test_sigkilled_trial_loads_as_crashed_with_an_error(local_root, tmp_path):
     assert trial.error.startswith(f"the process stopped without finishing (pid {pid} on this machine is gone")
     row = votakvot.load_report(local_root).loc[0]
     assert (row["status"], row["error"]) == ("crashed", trial.error)
+
+
+# Runs short trials in a row, each replacing its start document within the second (half of them
+# after an `inform` tick too), and prints a line after each until it is killed.
+SHORT_TRIALS = """
+import time, votakvot
+votakvot.init(path={root!r}, flush_interval=0.001)
+i = 0
+while True:
+    with votakvot.trial("short", i=i, pad="x" * (i % 3000)) as t:
+        if i % 2:
+            t.inform(step=i)
+            time.sleep(0.003)
+        t.result = i
+    print(i, flush=True)
+    i += 1
+"""
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.0007, 0.0013, 0.0021, 0.0034])
+def test_sigkill_amid_short_trials_leaves_only_complete_documents(local_root, tmp_path, delay):
+    """SIGKILL at an arbitrary moment of a stream of short trials, whose final documents are
+    swapped in for their start ones: every votakvot.yaml is complete, and every trial loads,
+    done, or crashed for the one that was running."""
+    child = run_python(SHORT_TRIALS.format(root=local_root), cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    for _ in range(20):  # a few trials done: the process is warm, the kill lands mid-stream
+        assert child.stdout.readline(), "the child process stopped before it was killed"
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=10)
+    documents = [os.path.join(d, "votakvot.yaml") for d, _, files in os.walk(local_root) if "votakvot.yaml" in files]
+    assert len(documents) >= 20
+    for path in documents:
+        doc = read_yaml(path)
+        assert doc["status"] in ("done", "running"), doc
+        assert doc["params"]["i"] == (doc["result"] if doc["status"] == "done" else doc["params"]["i"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a broken document would be skipped with a warning
+        trials = votakvot.load_trials(local_root)
+    assert len(trials) == len(documents)
+    assert {t.status for t in trials.values()} <= {"done", "crashed"}
+    assert sum(t.status == "crashed" for t in trials.values()) <= 1
