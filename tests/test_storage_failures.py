@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import votakvot
+from conftest import read_yaml
 from votakvot.errors import StorageError, StorageWarning
 
 FAST = {"heartbeat": 0.2, "flush_interval": 0.05}
@@ -105,6 +106,20 @@ def test_a_disk_that_stays_full_ends_the_block_with_storage_error(small_disk):
     assert t.tid in str(error) and "metrics.csv" in str(error)
     rows = _rows(Path(t.path) / "metrics.csv")
     assert all(len(r) == 3 for r in rows)  # whatever is stored is whole rows
+    assert _leftover_temp_files(small_disk) == []
+
+
+def test_a_final_document_that_cannot_be_written_leaves_the_start_one_whole(small_disk):
+    """A short trial's final document (swapped in for its start one when it can be written) fails
+    on a full disk: the StorageError names votakvot.yaml, and the start document is still there,
+    complete, with no temp file beside it."""
+    votakvot.init(path=str(small_disk / "results"), **FAST)
+    with pytest.raises(StorageError) as caught, votakvot.trial("short", a=1) as t:
+        _fill(small_disk)
+        t.result = 2
+    assert any(path.endswith("votakvot.yaml") for path, _ in caught.value.failures)
+    doc = read_yaml(str(Path(t.path) / "votakvot.yaml"))
+    assert (doc["status"], doc["params"]) == ("running", {"a": 1})
     assert _leftover_temp_files(small_disk) == []
 
 

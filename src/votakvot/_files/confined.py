@@ -53,20 +53,27 @@ def write_below(folder: str, name: str, data: bytes, *, writeback: bool = True) 
                 _write_all(fd, data)
             finally:
                 os.close(fd)
-            if not writeback and exchange.swap(tmp, tail, parent):
-                try:
-                    os.unlink(tmp, dir_fd=parent)  # the old file
-                except IsADirectoryError:  # a folder stood there: back it goes, and the rename fails
-                    exchange.swap(tmp, tail, parent)
-                except OSError:  # the new file is in place; the old one keeps the temp name
-                    return
-                else:
-                    return
-            os.replace(tmp, tail, src_dir_fd=parent, dst_dir_fd=parent)
+            if writeback or not _swapped_in(tmp, tail, parent):
+                os.replace(tmp, tail, src_dir_fd=parent, dst_dir_fd=parent)
         except BaseException:  # e.g. a full disk: no half-written temp file is left behind
             with suppress(OSError):
                 os.unlink(tmp, dir_fd=parent)
             raise
+
+
+def _swapped_in(tmp: str, tail: str, parent: int) -> bool:
+    """Swaps the written temp file in for `tail` and removes the old file; False where it could
+    not, or where a folder stood at `tail` (put back, for the plain rename to refuse as always)."""
+    if not exchange.swap(tmp, tail, parent):
+        return False
+    try:
+        os.unlink(tmp, dir_fd=parent)  # the old file
+    except IsADirectoryError:
+        exchange.swap(tmp, tail, parent)
+        return False
+    except OSError:  # the new file is in place; the old one keeps the temp name a later write reuses
+        pass
+    return True
 
 
 def _write_all(fd: int, data: bytes) -> None:
